@@ -1,0 +1,42 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { ConnectionAuthService } from './auth/connection-auth.service.js';
+import { TokenVerifierService } from './auth/token-verifier.service.js';
+import { CommandValidatorService } from './commands/command-validator.service.js';
+import { AppConfig } from './config/app-config.js';
+import { DeliveryService } from './delivery/delivery.service.js';
+import { HealthController } from './health/health.controller.js';
+import { NotifyGateway } from './notify/notify.gateway.js';
+import { RedisStatusService } from './redis/redis-status.service.js';
+import { CommandController } from './transport/command.controller.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            base: { instance: config.instanceId },
+            // Health probes and scrapes would drown everything else; the gateway logs what matters itself.
+            autoLogging: false,
+          },
+        }),
+        TerminusModule.forRoot({ logger: false }),
+      ],
+      controllers: [HealthController, CommandController],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        TokenVerifierService,
+        ConnectionAuthService,
+        CommandValidatorService,
+        DeliveryService,
+        RedisStatusService,
+        NotifyGateway,
+      ],
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import {
+  ConnectRefusalReasons,
+  UNAUTHORIZED_MESSAGE,
+  UNAVAILABLE_MESSAGE,
+  type ConnectErrorData,
+  type ConnectRefusalReason,
+} from '@herald/contracts';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { ExtendedError } from 'socket.io';
+import { TokenRejectedError, TokenVerifierService, extractToken } from './token-verifier.service.js';
+import type { NotificationSocket } from '../notify/socket.types.js';
+
+/** The Socket.IO namespace middleware that decides whether a handshake becomes a connection. */
+@Injectable()
+export class ConnectionAuthService {
+  private accepting = true;
+
+  constructor(
+    private readonly tokens: TokenVerifierService,
+    @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /** New handshakes are refused from now on (the instance is draining). */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  readonly middleware = (socket: NotificationSocket, next: (err?: ExtendedError) => void): void => {
+    if (!this.accepting) {
+      next(refusal(UNAVAILABLE_MESSAGE, ConnectRefusalReasons.ShuttingDown));
+      return;
+    }
+    const { auth, headers, address } = socket.handshake;
+    this.tokens
+      .verify(extractToken(auth, headers.authorization))
+      .then(({ userId, expiresAt }) => {
+        socket.data.userId = userId;
+        socket.data.expiresAt = expiresAt;
+        next();
+      })
+      .catch((error: unknown) => {
+        const reason = error instanceof TokenRejectedError ? error.reason : ConnectRefusalReasons.InvalidToken;
+        this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address }, 'handshake refused');
+        next(refusal(UNAUTHORIZED_MESSAGE, reason));
+      });
+  };
+}
+
+function refusal(message: string, reason: ConnectRefusalReason): ExtendedError {
+  const error: ExtendedError = new Error(message);
+  error.data = { reason } satisfies ConnectErrorData;
+  return error;
+}

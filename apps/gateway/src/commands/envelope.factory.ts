@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import type { NotificationEnvelope, NotifyPattern } from '@herald/contracts';
+
+/**
+ * A command without `id` gets a name-based UUID (RFC 9562 v5 layout over SHA-1) of its pattern and raw data.
+ * Every instance receives the same bytes, so every instance derives the same id with no Redis round trip.
+ * Publishing byte-identical commands twice yields the same id twice; publishers that need distinct ids
+ * for identical content set `id` (the SDK always does) or `sentAt`.
+ */
+export function deriveNotificationId(pattern: NotifyPattern, rawData: unknown): string {
+  const hash = createHash('sha1').update(pattern).update('\n').update(JSON.stringify(rawData) ?? '').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export interface EnvelopeSource {
+  id?: string;
+  type: string;
+  data: unknown;
+  sentAt?: number;
+}
+
+/** `createdAt` is the publisher's `sentAt` when given (identical on every instance), else this instance's receipt time. */
+export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, rawData: unknown, receivedAt: number): NotificationEnvelope {
+  return {
+    id: command.id ?? deriveNotificationId(pattern, rawData),
+    type: command.type,
+    data: command.data,
+    createdAt: new Date(command.sentAt ?? receivedAt).toISOString(),
+  };
+}

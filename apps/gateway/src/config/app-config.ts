@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const csv = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+const EnvSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    REDIS_URL: z
+      .string()
+      .default('redis://127.0.0.1:6379')
+      .refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), { message: 'must be a redis:// or rediss:// URL' }),
+    JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key (SPKI)' }).optional(),
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).optional(),
+    CORS_ORIGINS: csv.default([]),
+    MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(65536),
+    INSTANCE_ID: z.string().min(1).max(100).optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    /** Addresses (or CIDR ranges) of proxies whose X-Forwarded-For is trusted, passed to Express's `trust proxy`. */
+    TRUSTED_PROXIES: csv.default(['loopback']),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)' });
+    }
+    if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'set only one of JWT_SECRET and JWT_PUBLIC_KEY' });
+    }
+  });
+
+export interface RedisConnection {
+  url: string;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  tls: boolean;
+}
+
+export type JwtKeyConfig = { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string };
+
+/** The whole configuration, validated once at boot. Injected by class token; nothing else reads process.env. */
+export class AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly redis: RedisConnection;
+  readonly jwt: { key: JwtKeyConfig; issuer?: string; audience?: string };
+  readonly corsOrigins: string[];
+  readonly maxPayloadBytes: number;
+  readonly instanceId: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly trustedProxies: string[];
+  readonly shutdownTimeoutMs: number;
+
+  constructor(env: z.infer<typeof EnvSchema>) {
+    this.port = env.PORT;
+    this.host = env.HOST;
+    this.redis = parseRedisUrl(env.REDIS_URL);
+    this.jwt = {
+      key: env.JWT_SECRET ? { kind: 'secret', secret: env.JWT_SECRET } : { kind: 'public-key', pem: env.JWT_PUBLIC_KEY ?? '' },
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    };
+    this.corsOrigins = env.CORS_ORIGINS;
+    this.maxPayloadBytes = env.MAX_PAYLOAD_BYTES;
+    this.instanceId = env.INSTANCE_ID ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
+    this.logLevel = env.LOG_LEVEL;
+    this.trustedProxies = env.TRUSTED_PROXIES;
+    this.shutdownTimeoutMs = env.SHUTDOWN_TIMEOUT_MS;
+  }
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment. Throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return new AppConfig(result.data);
+}
+
+function parseRedisUrl(url: string): RedisConnection {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    url,
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    tls: parsed.protocol === 'rediss:',
+  };
+}

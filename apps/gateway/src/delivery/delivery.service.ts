@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { Patterns, type NotifyPattern } from '@herald/contracts';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { CommandValidatorService, type ValidCommand } from '../commands/command-validator.service.js';
+import { buildEnvelope } from '../commands/envelope.factory.js';
+import { NotifyGateway } from '../notify/notify.gateway.js';
+
+export type DeliveryOutcome = { delivered: true; sockets: number } | { delivered: false; reason: string };
+
+/** Validates a notify command and hands it to the gateway for the sockets this instance holds. */
+@Injectable()
+export class DeliveryService {
+  constructor(
+    private readonly validator: CommandValidatorService,
+    private readonly gateway: NotifyGateway,
+    @InjectPinoLogger(DeliveryService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  handle(pattern: NotifyPattern, raw: unknown, receivedAt = Date.now()): DeliveryOutcome {
+    const result = this.validator.validate(pattern, raw);
+    if (!result.ok) {
+      this.logger.warn({ pattern, reason: result.reason, detail: result.detail }, 'command rejected');
+      return { delivered: false, reason: result.reason };
+    }
+    const envelope = buildEnvelope(pattern, result.command, raw, receivedAt);
+    return { delivered: true, sockets: this.send(result, envelope) };
+  }
+
+  private send(valid: ValidCommand, envelope: Parameters<NotifyGateway['broadcast']>[0]): number {
+    switch (valid.pattern) {
+      case Patterns.NotifyUser:
+        return this.gateway.sendToUsers([valid.command.userId], envelope);
+      case Patterns.NotifyUsers:
+        return this.gateway.sendToUsers(valid.command.userIds, envelope);
+      case Patterns.NotifyBroadcast:
+        return this.gateway.broadcast(envelope);
+    }
+  }
+}

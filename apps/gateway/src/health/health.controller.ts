@@ -1,0 +1,35 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { ConnectionAuthService } from '../auth/connection-auth.service.js';
+import { REDIS_CLIENT_ROLES, RedisStatusService } from '../redis/redis-status.service.js';
+
+/** Liveness: the process serves HTTP. Readiness: it can take sockets and receives commands. */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly redis: RedisStatusService,
+    private readonly auth: ConnectionAuthService,
+  ) {}
+
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      ...REDIS_CLIENT_ROLES.map((role) => () => this.flag(`redis_${role}`, this.redis.isConnected(role))),
+      () => this.flag('accepting_connections', this.auth.isAccepting),
+    ]);
+  }
+
+  private flag(key: string, up: boolean): HealthIndicatorResult {
+    const indicator = this.indicators.check(key);
+    return up ? indicator.up() : indicator.down();
+  }
+}

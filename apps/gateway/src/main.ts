@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Transport, type RedisOptions } from '@nestjs/microservices';
+import { RedisIoAdapter } from '@herald/redis-io-adapter';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { RedisStatusService } from './redis/redis-status.service.js';
+import { CommandDeserializer } from './transport/command.deserializer.js';
+
+async function bootstrap(config: AppConfig): Promise<void> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    // Polling clients hold keep-alive connections; without this, close() waits for them.
+    forceCloseConnections: true,
+  });
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  app.set('trust proxy', config.trustedProxies);
+  app.set('x-powered-by', false);
+
+  const redisStatus = app.get(RedisStatusService);
+  const ioAdapter = new RedisIoAdapter(app, {
+    url: config.redis.url,
+    serverOptions: {
+      cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false, credentials: true },
+      maxHttpBufferSize: 16 * 1024,
+    },
+  });
+  redisStatus.watchAdapter(ioAdapter);
+  await ioAdapter.connectToRedis();
+  app.useWebSocketAdapter(ioAdapter);
+
+  const { host, port, username, password, db, tls } = config.redis;
+  const microservice = app.connectMicroservice({
+    transport: Transport.REDIS,
+    options: {
+      host,
+      port,
+      username,
+      password,
+      db,
+      ...(tls ? { tls: {} } : {}),
+      // Nest's default (0 retries) leaves a live process that silently receives nothing after one blip.
+      retryAttempts: Number.MAX_SAFE_INTEGER,
+      retryDelay: 1000,
+      deserializer: new CommandDeserializer(),
+    } satisfies RedisOptions['options'],
+  });
+  redisStatus.watchTransport(microservice);
+  await app.startAllMicroservices();
+  await app.listen(config.port, config.host);
+  logger.log(`herald gateway ${config.instanceId} listening on ${config.host}:${config.port}`, 'Bootstrap');
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: draining`, 'Bootstrap');
+    setTimeout(() => {
+      logger.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms: exiting`, 'Bootstrap');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    app
+      .close()
+      .then(() => {
+        logger.log('shutdown complete', 'Bootstrap');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error(`shutdown failed: ${String(error)}`, 'Bootstrap');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+let config: AppConfig;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  throw error;
+}
+bootstrap(config).catch((error: unknown) => {
+  process.stderr.write(`herald gateway failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,108 @@
+import type { BeforeApplicationShutdown } from '@nestjs/common';
+import type { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@nestjs/websockets';
+import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import {
+  ClientEvents,
+  NOTIFICATIONS_NAMESPACE,
+  SessionEndReasons,
+  userRoom,
+  type NotificationEnvelope,
+  type SessionEndReason,
+} from '@herald/contracts';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { ConnectionAuthService } from '../auth/connection-auth.service.js';
+import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
+
+// setTimeout fires at once for delays above 2^31-1 ms; longer tokens are re-armed when this much has passed.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Connection lifecycle and typed sends. Every send uses `.local`: each instance receives every command
+ * from the Redis transport and delivers only to its own sockets, so a socket gets each notification once
+ * however many instances run (docs/architecture.md).
+ */
+@WebSocketGateway({ namespace: NOTIFICATIONS_NAMESPACE })
+export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown {
+  @WebSocketServer()
+  private readonly server!: NotificationNamespace;
+
+  constructor(
+    private readonly auth: ConnectionAuthService,
+    @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
+  ) {}
+
+  afterInit(server: NotificationNamespace): void {
+    server.use(this.auth.middleware);
+  }
+
+  handleConnection(socket: NotificationSocket): void {
+    const { userId } = socket.data;
+    void socket.join(userRoom(userId));
+    this.armExpiry(socket);
+    this.logger.debug({ userId, socketId: socket.id, address: socket.handshake.address }, 'connected');
+  }
+
+  handleDisconnect(socket: NotificationSocket): void {
+    clearTimeout(socket.data.expiryTimer);
+  }
+
+  /** Emits to this instance's sockets of these users; returns how many sockets it reached. */
+  sendToUsers(userIds: readonly string[], envelope: NotificationEnvelope): number {
+    const rooms = userIds.map(userRoom);
+    const reached = this.countLocal(rooms);
+    if (reached > 0) this.server.local.to(rooms).emit(ClientEvents.Notification, envelope);
+    return reached;
+  }
+
+  /** Emits to every socket of this instance; returns how many it reached. */
+  broadcast(envelope: NotificationEnvelope): number {
+    const reached = this.server.sockets.size;
+    if (reached > 0) this.server.local.emit(ClientEvents.Notification, envelope);
+    return reached;
+  }
+
+  /** Sockets of this user on every instance (asks the others through the Redis adapter). */
+  async countUserConnections(userId: string): Promise<number> {
+    const sockets = await this.server.in(userRoom(userId)).fetchSockets();
+    return sockets.length;
+  }
+
+  get localConnections(): number {
+    return this.server.sockets.size;
+  }
+
+  /** Drain: refuse new handshakes, then close every local session so its client reconnects elsewhere. */
+  beforeApplicationShutdown(): void {
+    this.auth.stopAccepting();
+    const count = this.server.sockets.size;
+    for (const socket of this.server.sockets.values()) this.endSession(socket, SessionEndReasons.ServerShutdown);
+    this.logger.info({ sockets: count }, 'draining: sessions closed');
+  }
+
+  private countLocal(rooms: readonly string[]): number {
+    const adapterRooms = this.server.adapter.rooms;
+    let total = 0;
+    for (const room of rooms) total += adapterRooms.get(room)?.size ?? 0;
+    return total;
+  }
+
+  private armExpiry(socket: NotificationSocket): void {
+    const remaining = socket.data.expiresAt - Date.now();
+    socket.data.expiryTimer = setTimeout(
+      () => (remaining > MAX_TIMER_MS ? this.armExpiry(socket) : this.endSession(socket, SessionEndReasons.TokenExpired)),
+      Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
+    );
+  }
+
+  /**
+   * Tells the client why, then ends the session. A token expiry is a server disconnect (socket.io-client does not
+   * retry: it needs a new token); a shutdown only closes the transport, which socket.io-client retries at once.
+   */
+  private endSession(socket: NotificationSocket, reason: SessionEndReason): void {
+    const reconnect = reason === SessionEndReasons.ServerShutdown;
+    socket.emit(ClientEvents.SessionEnded, { reason, reconnect });
+    this.logger.info({ userId: socket.data.userId, socketId: socket.id, reason }, 'session ended');
+    if (reconnect) socket.conn.close();
+    else socket.disconnect(true);
+  }
+}

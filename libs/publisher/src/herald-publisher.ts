@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import {
+  Patterns,
+  PresenceReplySchema,
+  type NotifyBroadcastInput,
+  type NotifyUserInput,
+  type NotifyUsersInput,
+  type PresenceReply,
+} from '@herald/contracts';
+import { firstValueFrom, timeout } from 'rxjs';
+
+export interface HeraldPublisherOptions {
+  /** redis:// or rediss:// URL of the Redis that Herald's gateways listen on. */
+  redisUrl: string;
+  /** How long `presence()` waits for a gateway to answer. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Publishes Herald commands over Nest's Redis transport. Every notification gets an `id` (so retries by the
+ * caller can be deduplicated by clients) and a `sentAt` (so the gateways can measure delivery latency),
+ * unless the caller set them.
+ */
+export class HeraldPublisher {
+  private readonly client: ClientProxy;
+  private readonly requestTimeoutMs: number;
+
+  constructor(options: HeraldPublisherOptions) {
+    const url = new URL(options.redisUrl);
+    this.client = ClientProxyFactory.create({
+      transport: Transport.REDIS,
+      options: {
+        host: url.hostname,
+        port: url.port ? Number(url.port) : 6379,
+        username: url.username ? decodeURIComponent(url.username) : undefined,
+        password: url.password ? decodeURIComponent(url.password) : undefined,
+        db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+        ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryDelay: 1000,
+      },
+    });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  }
+
+  async connect(): Promise<void> {
+    await this.client.connect();
+  }
+
+  /** Resolves with the id the clients will see. */
+  async notifyUser(command: NotifyUserInput): Promise<string> {
+    return this.emit(Patterns.NotifyUser, command);
+  }
+
+  async notifyUsers(command: NotifyUsersInput): Promise<string> {
+    return this.emit(Patterns.NotifyUsers, command);
+  }
+
+  async broadcast(command: NotifyBroadcastInput): Promise<string> {
+    return this.emit(Patterns.NotifyBroadcast, command);
+  }
+
+  /** How many sockets the user has across the whole cluster. */
+  async presence(userId: string): Promise<PresenceReply> {
+    const reply = await firstValueFrom(this.client.send<unknown>(Patterns.PresenceQuery, { userId }).pipe(timeout(this.requestTimeoutMs)));
+    return PresenceReplySchema.parse(reply);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async emit<T extends { id?: string; sentAt?: number }>(pattern: string, command: T): Promise<string> {
+    const id = command.id ?? randomUUID();
+    await firstValueFrom(this.client.emit(pattern, { ...command, id, sentAt: command.sentAt ?? Date.now() }), { defaultValue: undefined });
+    return id;
+  }
+}

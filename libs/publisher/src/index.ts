@@ -1,0 +1,2 @@
+export * from './herald-publisher.js';
+export * from './herald-publisher.module.js';

@@ -1,0 +1,102 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient, type RedisClientType } from 'redis';
+import type { Server, ServerOptions } from 'socket.io';
+
+export interface RedisIoAdapterOptions {
+  url: string;
+  /** Prefix of the adapter's Redis channels; instances that should see each other share it. */
+  key?: string;
+  /** How long cluster-wide requests (fetchSockets, serverSideEmit with ack) wait for other instances. */
+  requestsTimeoutMs?: number;
+  /** Extra Socket.IO server options (CORS, limits) merged over Nest's. */
+  serverOptions?: Partial<ServerOptions>;
+}
+
+export type RedisIoClientRole = 'adapter_pub' | 'adapter_sub';
+export type ConnectionListener = (role: RedisIoClientRole, connected: boolean) => void;
+
+/**
+ * Socket.IO adapter backed by @socket.io/redis-adapter and node-redis.
+ * Connect it (`connectToRedis`) before `app.listen()`: a server must not accept sockets it cannot reach the cluster for.
+ * Both clients reconnect forever with capped backoff and report their state; `dispose` closes them on shutdown.
+ */
+export class RedisIoAdapter extends IoAdapter {
+  private readonly log = new Logger(RedisIoAdapter.name);
+  private readonly clients = new Map<RedisIoClientRole, RedisClientType>();
+  private readonly listeners: ConnectionListener[] = [];
+  private adapterConstructor?: ReturnType<typeof createAdapter>;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly options: RedisIoAdapterOptions,
+  ) {
+    super(app);
+  }
+
+  async connectToRedis(): Promise<void> {
+    const pub: RedisClientType = createClient({
+      url: this.options.url,
+      socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+    });
+    const sub: RedisClientType = pub.duplicate();
+    this.clients.set('adapter_pub', pub);
+    this.clients.set('adapter_sub', sub);
+    for (const [role, client] of this.clients) this.watch(role, client);
+    await Promise.all([pub.connect(), sub.connect()]);
+    this.adapterConstructor = createAdapter(pub, sub, {
+      key: this.options.key ?? 'herald#io',
+      requestsTimeout: this.options.requestsTimeoutMs ?? 3000,
+    });
+  }
+
+  onConnectionChange(listener: ConnectionListener): void {
+    this.listeners.push(listener);
+  }
+
+  isConnected(role: RedisIoClientRole): boolean {
+    return this.clients.get(role)?.isReady ?? false;
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    if (!this.adapterConstructor) {
+      throw new Error('RedisIoAdapter: call connectToRedis() before the application starts listening');
+    }
+    const server = super.createIOServer(port, { ...options, ...this.options.serverOptions } as ServerOptions) as Server;
+    server.adapter(this.adapterConstructor);
+    return server;
+  }
+
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await Promise.all(
+      [...this.clients.values()].map(async (client) => {
+        if (client.isOpen) await client.close();
+      }),
+    );
+  }
+
+  private watch(role: RedisIoClientRole, client: RedisClientType): void {
+    let connected = false;
+    const set = (next: boolean): void => {
+      if (next === connected) return;
+      connected = next;
+      for (const listener of this.listeners) listener(role, next);
+    };
+    // Without an error listener node-redis errors crash the process.
+    client.on('error', (error: Error) => {
+      if (connected) this.log.error(`redis ${role} error: ${error.message}`);
+    });
+    client.on('ready', () => {
+      this.log.log(`redis ${role} connected`);
+      set(true);
+    });
+    client.on('end', () => set(false));
+    client.on('reconnecting', () => {
+      if (connected) this.log.warn(`redis ${role} connection lost, reconnecting`);
+      set(false);
+    });
+  }
+}
