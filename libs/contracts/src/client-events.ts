@@ -46,6 +46,11 @@ export interface ConnectErrorData {
   reason: ConnectRefusalReason;
 }
 
+/** Events between gateway instances, carried by the Socket.IO Redis adapter. */
+export const InterServerEventNames = {
+  CountUserSockets: 'presence.count',
+} as const;
+
 /** The room every socket of a user joins. The only room a socket is ever in (besides its own id). */
 export const userRoom = (userId: string): string => `user:${userId}`;
 

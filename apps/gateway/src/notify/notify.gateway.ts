@@ -3,6 +3,7 @@ import type { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@n
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import {
   ClientEvents,
+  InterServerEventNames,
   NOTIFICATIONS_NAMESPACE,
   SessionEndReasons,
   userRoom,
@@ -31,8 +32,11 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
   ) {}
 
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+
   afterInit(server: NotificationNamespace): void {
     server.use(this.auth.middleware);
+    server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
   }
 
   handleConnection(socket: NotificationSocket): void {
@@ -43,7 +47,8 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   }
 
   handleDisconnect(socket: NotificationSocket): void {
-    clearTimeout(socket.data.expiryTimer);
+    clearTimeout(this.expiryTimers.get(socket.id));
+    this.expiryTimers.delete(socket.id);
   }
 
   /** Emits to this instance's sockets of these users; returns how many sockets it reached. */
@@ -61,10 +66,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     return reached;
   }
 
-  /** Sockets of this user on every instance (asks the others through the Redis adapter). */
+  /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */
   async countUserConnections(userId: string): Promise<number> {
-    const sockets = await this.server.in(userRoom(userId)).fetchSockets();
-    return sockets.length;
+    const remote = await this.server.serverSideEmitWithAck(InterServerEventNames.CountUserSockets, userId);
+    return remote.reduce((sum, count) => sum + count, this.countLocal([userRoom(userId)]));
   }
 
   get localConnections(): number {
@@ -88,9 +93,12 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   private armExpiry(socket: NotificationSocket): void {
     const remaining = socket.data.expiresAt - Date.now();
-    socket.data.expiryTimer = setTimeout(
+    this.expiryTimers.set(
+      socket.id,
+      setTimeout(
       () => (remaining > MAX_TIMER_MS ? this.armExpiry(socket) : this.endSession(socket, SessionEndReasons.TokenExpired)),
-      Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
+        Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
+      ),
     );
   }
 

@@ -1,13 +1,17 @@
-import type { ClientToServerEvents, ServerToClientEvents } from '@herald/contracts';
+import { InterServerEventNames, type ClientToServerEvents, type ServerToClientEvents } from '@herald/contracts';
 import type { Namespace, Socket } from 'socket.io';
 
+/** Kept plain and small: the Redis adapter serialises it whenever another instance fetches sockets. */
 export interface SocketData {
   userId: string;
   /** Token expiry, epoch milliseconds. */
   expiresAt: number;
-  expiryTimer?: NodeJS.Timeout;
 }
 
-// Inter-server events are unused: instances never relay notifications to each other.
-export type NotificationNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+/** Instances never relay notifications to each other; they only ask each other for counts. */
+export interface InterServerEvents {
+  [InterServerEventNames.CountUserSockets]: (userId: string, ack: (count: number) => void) => void;
+}
+
+export type NotificationNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -1,0 +1,106 @@
+import { ManagedProcess } from './child-process.js';
+import { GATEWAY_MAIN, REPO_ROOT } from './paths.js';
+import { freePort } from './ports.js';
+import { TEST_JWT_SECRET } from './tokens.js';
+import { waitUntil } from './wait.js';
+
+export interface GatewayOptions {
+  redisUrl: string;
+  env?: Record<string, string>;
+  instanceId?: string;
+}
+
+/** One real gateway process (`node dist/apps/gateway/src/main.js`) on a free port. */
+export class GatewayProcess {
+  private constructor(
+    readonly process: ManagedProcess,
+    readonly port: number,
+    readonly instanceId: string,
+  ) {}
+
+  static async start(options: GatewayOptions): Promise<GatewayProcess> {
+    const port = await freePort();
+    const instanceId = options.instanceId ?? `gw-${port}`;
+    const child = new ManagedProcess(instanceId, process.execPath, [GATEWAY_MAIN], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: options.redisUrl,
+        JWT_SECRET: TEST_JWT_SECRET,
+        INSTANCE_ID: instanceId,
+        LOG_LEVEL: 'debug',
+        ...options.env,
+      },
+    });
+    const gateway = new GatewayProcess(child, port, instanceId);
+    await gateway.waitReady();
+    return gateway;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async health(kind: 'live' | 'ready'): Promise<{ status: number; body: unknown }> {
+    const response = await fetch(`${this.url}/health/${kind}`);
+    return { status: response.status, body: await response.json() };
+  }
+
+  async isReady(): Promise<boolean> {
+    try {
+      return (await this.health('ready')).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async waitReady(timeoutMs = 20_000): Promise<void> {
+    await waitUntil(
+      async () => {
+        if (!this.process.running) throw new Error(`gateway ${this.instanceId} exited:\n${this.process.tail()}`);
+        return this.isReady();
+      },
+      `gateway ${this.instanceId} to be ready`,
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** Parsed JSON log records (pino), for assertions on what the gateway said. */
+  logs(): Array<Record<string, unknown>> {
+    return this.process.lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  logsWith(message: string): Array<Record<string, unknown>> {
+    return this.logs().filter((record) => record['msg'] === message);
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop();
+  }
+}
+
+export class GatewayCluster {
+  private constructor(readonly instances: GatewayProcess[]) {}
+
+  static async start(count: number, options: GatewayOptions): Promise<GatewayCluster> {
+    return new GatewayCluster(await Promise.all(Array.from({ length: count }, () => GatewayProcess.start(options))));
+  }
+
+  /** The i-th instance, round robin: tests spread devices over instances with it. */
+  at(index: number): GatewayProcess {
+    return this.instances[index % this.instances.length]!;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.instances.map((instance) => instance.stop()));
+  }
+}
