@@ -15,3 +15,8 @@ if (stale) {
   console.error('[herald] installing dependencies (npm ci)...');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
+
+// Tools (`npm run notify`, ...) only need a build to exist; `npm start` and `npm test` always rebuild.
+if (process.argv.includes('--build-if-missing') && !existsSync(resolve(root, 'dist/apps/cli/src/main.js'))) {
+  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './app-config.js';
+
+const SECRET = 'unit-test-secret-0123456789';
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    assert.equal(config.port, 3000);
+    assert.equal(config.maxPayloadBytes, 65536);
+    assert.equal(config.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.corsOrigins, []);
+    assert.ok(config.instanceId.length > 0);
+  });
+
+  it('parses REDIS_URL into connection parts', () => {
+    const { redis } = loadConfig({ JWT_SECRET: SECRET, REDIS_URL: 'rediss://user:p%40ss@cache.internal:6380/2' });
+    assert.deepEqual(redis, { url: 'rediss://user:p%40ss@cache.internal:6380/2', host: 'cache.internal', port: 6380, username: 'user', password: 'p@ss', db: 2, tls: true });
+  });
+
+  const bad: Array<[string, Record<string, string>, RegExp]> = [
+    ['no JWT key', {}, /JWT_SECRET: set JWT_SECRET \(HS256\) or JWT_PUBLIC_KEY/],
+    ['both JWT keys', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----' }, /JWT_PUBLIC_KEY: set only one/],
+    ['a short secret', { JWT_SECRET: 'short' }, /JWT_SECRET: must be at least 16 characters/],
+    ['a bad PORT', { JWT_SECRET: SECRET, PORT: 'eighty' }, /PORT:/],
+    ['a bad REDIS_URL', { JWT_SECRET: SECRET, REDIS_URL: 'localhost:6379' }, /REDIS_URL: must be a redis:\/\//],
+    ['a bad MAX_PAYLOAD_BYTES', { JWT_SECRET: SECRET, MAX_PAYLOAD_BYTES: '-1' }, /MAX_PAYLOAD_BYTES:/],
+    ['a bad LOG_LEVEL', { JWT_SECRET: SECRET, LOG_LEVEL: 'loud' }, /LOG_LEVEL:/],
+  ];
+  for (const [name, env, message] of bad) {
+    it(`fails fast on ${name}, naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+    });
+  }
+
+  it('splits CORS_ORIGINS', () => {
+    assert.deepEqual(loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins, ['https://a.example', 'https://b.example']);
+  });
+});
