@@ -26,23 +26,30 @@ export class CliUsageError extends Error {
 }
 
 /** Parses argv (after the node and script paths) and the two variables the CLI honours. */
+const OPTIONS = {
+  user: { type: 'string' },
+  users: { type: 'string' },
+  broadcast: { type: 'boolean' },
+  type: { type: 'string' },
+  data: { type: 'string' },
+  id: { type: 'string' },
+  redis: { type: 'string' },
+  secret: { type: 'string' },
+  ttl: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseArgv(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    // parseArgs throws TypeErrors for unknown options and missing values: still a usage problem.
+    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CliCommand {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      user: { type: 'string' },
-      users: { type: 'string' },
-      broadcast: { type: 'boolean' },
-      type: { type: 'string' },
-      data: { type: 'string' },
-      id: { type: 'string' },
-      redis: { type: 'string' },
-      secret: { type: 'string' },
-      ttl: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseArgv(argv);
   const command = positionals[0] ?? 'notify';
   if (values.help) return { kind: 'help' };
   const redisUrl = values.redis ?? env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
