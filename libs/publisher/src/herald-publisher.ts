@@ -4,6 +4,7 @@ import {
   Patterns,
   PresenceReplySchema,
   type NotifyBroadcastInput,
+  type NotifyPattern,
   type NotifyUserInput,
   type NotifyUsersInput,
   type PresenceReply,
@@ -71,7 +72,7 @@ export class HeraldPublisher {
     await this.client.close();
   }
 
-  private async emit<T extends { id?: string; sentAt?: number }>(pattern: string, command: T): Promise<string> {
+  private async emit<T extends { id?: string; sentAt?: number }>(pattern: NotifyPattern, command: T): Promise<string> {
     const id = command.id ?? randomUUID();
     await firstValueFrom(this.client.emit(pattern, { ...command, id, sentAt: command.sentAt ?? Date.now() }), { defaultValue: undefined });
     return id;
