@@ -5,6 +5,8 @@ set -euo pipefail
 
 declare -A wanted=(
   [redis-server]=redis-server
+  [prometheus]=prometheus
+  [promtool]=prometheus
 )
 
 missing=()
@@ -12,6 +14,8 @@ for binary in "${!wanted[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+# One package can provide several binaries.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "herald needs these Debian packages: ${missing[*]}" >&2
@@ -20,5 +24,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "[herald] installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages like prometheus start a system service on install (port 9090); tests start their own on free
+# ports, so forbid service starts for this install unless the machine already has a policy.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  added_policy=1
+fi
+cleanup() { if [ "$added_policy" -eq 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

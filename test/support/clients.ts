@@ -34,8 +34,32 @@ export class TestClient {
     return this.ofType(type);
   }
 
+  /** Sends an event the server has no handler for (clients send none by contract): for abuse and metrics tests. */
+  sendUnexpected(event: string, payload: unknown): void {
+    (this.socket as unknown as Socket).emit(event, payload);
+  }
+
+  /** Writes an engine.io message that is not a socket.io packet: the server cannot decode it. */
+  sendUndecodablePacket(): void {
+    this.socket.io.engine.write('not a socket.io packet');
+  }
+
   close(): void {
     this.socket.disconnect();
+  }
+}
+
+/**
+ * A raw engine.io HTTP request (`/socket.io/?<query>`), for handshakes a real client would never make:
+ * an unknown transport, an unknown session id.
+ */
+export async function engineRequest(baseUrl: string, query: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${baseUrl}/socket.io/?${new URLSearchParams(query).toString()}`);
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) as unknown };
+  } catch {
+    return { status: response.status, body: text };
   }
 }
 

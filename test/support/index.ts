@@ -7,3 +7,7 @@ export * from './publishers.js';
 export * from './redis-server.js';
 export * from './tokens.js';
 export * from './wait.js';
+export * from './metrics-scrape.js';
+export * from './observability-files.js';
+export * from './prometheus-process.js';
+export * from './promtool.js';

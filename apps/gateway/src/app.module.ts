@@ -7,6 +7,8 @@ import { CommandValidatorService } from './commands/command-validator.service.js
 import { AppConfig } from './config/app-config.js';
 import { DeliveryService } from './delivery/delivery.service.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { NotifyGateway } from './notify/notify.gateway.js';
 import { RedisStatusService } from './redis/redis-status.service.js';
 import { CommandController } from './transport/command.controller.js';
@@ -27,7 +29,7 @@ export class AppModule {
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [HealthController, CommandController],
+      controllers: [HealthController, MetricsController, CommandController],
       providers: [
         { provide: AppConfig, useValue: config },
         TokenVerifierService,
@@ -35,6 +37,7 @@ export class AppModule {
         CommandValidatorService,
         DeliveryService,
         RedisStatusService,
+        MetricsService,
         NotifyGateway,
       ],
     };

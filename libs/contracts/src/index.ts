@@ -2,3 +2,4 @@ export * from './patterns.js';
 export * from './client-events.js';
 export * from './commands.schema.js';
 export * from './wire.js';
+export * from './metric-labels.js';

@@ -9,6 +9,7 @@ import {
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { ExtendedError } from 'socket.io';
 import { TokenRejectedError, TokenVerifierService, extractToken } from './token-verifier.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type { NotificationSocket } from '../notify/socket.types.js';
 
 /** The Socket.IO namespace middleware that decides whether a handshake becomes a connection. */
@@ -18,6 +19,7 @@ export class ConnectionAuthService {
 
   constructor(
     private readonly tokens: TokenVerifierService,
+    private readonly metrics: MetricsService,
     @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
   ) {}
 
@@ -32,6 +34,7 @@ export class ConnectionAuthService {
 
   readonly middleware = (socket: NotificationSocket, next: (err?: ExtendedError) => void): void => {
     if (!this.accepting) {
+      this.metrics.connectionRejected(ConnectRefusalReasons.ShuttingDown);
       next(refusal(UNAVAILABLE_MESSAGE, ConnectRefusalReasons.ShuttingDown));
       return;
     }
@@ -45,6 +48,7 @@ export class ConnectionAuthService {
       })
       .catch((error: unknown) => {
         const reason = error instanceof TokenRejectedError ? error.reason : ConnectRefusalReasons.InvalidToken;
+        this.metrics.connectionRejected(reason);
         this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address }, 'handshake refused');
         next(refusal(UNAUTHORIZED_MESSAGE, reason));
       });

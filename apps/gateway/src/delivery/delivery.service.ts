@@ -3,6 +3,7 @@ import { Patterns, type NotifyPattern } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { CommandValidatorService, type ValidCommand } from '../commands/command-validator.service.js';
 import { buildEnvelope } from '../commands/envelope.factory.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { NotifyGateway } from '../notify/notify.gateway.js';
 
 export type DeliveryOutcome = { delivered: true; sockets: number } | { delivered: false; reason: string };
@@ -13,17 +14,22 @@ export class DeliveryService {
   constructor(
     private readonly validator: CommandValidatorService,
     private readonly gateway: NotifyGateway,
+    private readonly metrics: MetricsService,
     @InjectPinoLogger(DeliveryService.name) private readonly logger: PinoLogger,
   ) {}
 
   handle(pattern: NotifyPattern, raw: unknown, receivedAt = Date.now()): DeliveryOutcome {
+    this.metrics.commandReceived(pattern);
     const result = this.validator.validate(pattern, raw);
     if (!result.ok) {
+      this.metrics.commandRejected(pattern, result.reason);
       this.logger.warn({ pattern, reason: result.reason, detail: result.detail }, 'command rejected');
       return { delivered: false, reason: result.reason };
     }
     const envelope = buildEnvelope(pattern, result.command, raw, receivedAt);
-    return { delivered: true, sockets: this.send(result, envelope) };
+    const sockets = this.send(result, envelope);
+    this.metrics.delivered(pattern, sockets, result.command.sentAt ?? receivedAt);
+    return { delivered: true, sockets };
   }
 
   private send(valid: ValidCommand, envelope: Parameters<NotifyGateway['broadcast']>[0]): number {

@@ -2,6 +2,7 @@ import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@nestjs/websockets';
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import {
+  ClientErrorKinds,
   ClientEvents,
   InterServerEventNames,
   NOTIFICATIONS_NAMESPACE,
@@ -12,6 +13,7 @@ import {
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 // setTimeout fires at once for delays above 2^31-1 ms; longer tokens are re-armed when this much has passed.
@@ -29,6 +31,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   constructor(
     private readonly auth: ConnectionAuthService,
+    private readonly metrics: MetricsService,
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
   ) {}
 
@@ -37,16 +40,27 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   afterInit(server: NotificationNamespace): void {
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
+    this.metrics.countConnectedSocketsWith(() => server.sockets.size);
+    // Handshake-level failures happen before any socket exists; the engine is the only place that sees them.
+    server.server.engine.on('connection_error', (error: { code?: unknown }) => this.metrics.engineConnectionError(error.code));
   }
 
   handleConnection(socket: NotificationSocket): void {
     const { userId } = socket.data;
     void socket.join(userRoom(userId));
     this.armExpiry(socket);
+    this.metrics.connectionAccepted();
+    // Clients send no events by design: count whatever arrives, under one bounded label.
+    socket.onAny(() => this.metrics.clientMessage());
+    // A client can also send an event named "error" (already counted above); only the transport's own errors are Error objects.
+    socket.on('error', (error: unknown) => {
+      if (error instanceof Error) this.metrics.clientError(ClientErrorKinds.SocketError);
+    });
     this.logger.debug({ userId, socketId: socket.id, address: socket.handshake.address }, 'connected');
   }
 
-  handleDisconnect(socket: NotificationSocket): void {
+  handleDisconnect(socket: NotificationSocket, reason?: string): void {
+    this.metrics.disconnected(reason);
     clearTimeout(this.expiryTimers.get(socket.id));
     this.expiryTimers.delete(socket.id);
   }

@@ -1,8 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
-import { Patterns, PresenceQuerySchema, type PresenceReply } from '@herald/contracts';
+import { CommandRejectReasons, Patterns, PresenceQuerySchema, type PresenceReply } from '@herald/contracts';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { NotifyGateway } from '../notify/notify.gateway.js';
+import { MalformedCommand } from './command.deserializer.js';
 
 /** Redis transport entry points. Each instance receives every message published on these channels. */
 @Controller()
@@ -10,6 +12,7 @@ export class CommandController {
   constructor(
     private readonly delivery: DeliveryService,
     private readonly gateway: NotifyGateway,
+    private readonly metrics: MetricsService,
   ) {}
 
   @EventPattern(Patterns.NotifyUser)
@@ -33,9 +36,15 @@ export class CommandController {
    */
   @MessagePattern(Patterns.PresenceQuery)
   async presence(@Payload() data: unknown): Promise<PresenceReply> {
+    this.metrics.commandReceived(Patterns.PresenceQuery);
+    if (data instanceof MalformedCommand) {
+      this.metrics.commandRejected(Patterns.PresenceQuery, data.reason);
+      throw new RpcException({ reason: data.reason, detail: data.detail });
+    }
     const query = PresenceQuerySchema.safeParse(data);
     if (!query.success) {
-      throw new RpcException({ reason: 'invalid_shape', detail: query.error.issues.map((issue) => issue.message).join('; ') });
+      this.metrics.commandRejected(Patterns.PresenceQuery, CommandRejectReasons.InvalidShape);
+      throw new RpcException({ reason: CommandRejectReasons.InvalidShape, detail: query.error.issues.map((issue) => issue.message).join('; ') });
     }
     const connections = await this.gateway.countUserConnections(query.data.userId);
     return { userId: query.data.userId, online: connections > 0, connections };

@@ -1,0 +1,52 @@
+/**
+ * Closed sets of metric label values. A label value outside these sets would be an unbounded series,
+ * so every raw value (a socket.io reason, an engine error code) is mapped onto one of them.
+ */
+
+/** Every Redis client an instance holds, by role: the `role` label of `herald_redis_connected`. */
+export const RedisClientRoles = {
+  /** Socket.IO Redis adapter, publishing (presence requests, inter-instance replies). */
+  AdapterPub: 'adapter_pub',
+  /** Socket.IO Redis adapter, subscribed to the other instances. */
+  AdapterSub: 'adapter_sub',
+  /** Nest Redis transport, subscribed to the command channels: when it is down, commands are lost. */
+  TransportSub: 'transport_sub',
+  /** Nest Redis transport, publishing request/reply answers (presence.query). */
+  TransportPub: 'transport_pub',
+} as const;
+export type RedisClientRoleLabel = (typeof RedisClientRoles)[keyof typeof RedisClientRoles];
+
+/** Why a socket disconnected: socket.io's `DisconnectReason` in snake_case, plus `other` for anything a newer socket.io adds. */
+export const DisconnectReasonLabels = {
+  TransportError: 'transport_error',
+  TransportClose: 'transport_close',
+  ForcedClose: 'forced_close',
+  PingTimeout: 'ping_timeout',
+  ParseError: 'parse_error',
+  ServerShuttingDown: 'server_shutting_down',
+  ForcedServerClose: 'forced_server_close',
+  ClientNamespaceDisconnect: 'client_namespace_disconnect',
+  ServerNamespaceDisconnect: 'server_namespace_disconnect',
+  Other: 'other',
+} as const;
+export type DisconnectReasonLabel = (typeof DisconnectReasonLabels)[keyof typeof DisconnectReasonLabels];
+
+/** Clients send no events by design (ClientToServerEvents is empty), so every event a client sends is `unexpected`. */
+export const ClientMessageLabels = {
+  Unexpected: 'unexpected',
+} as const;
+export type ClientMessageLabel = (typeof ClientMessageLabels)[keyof typeof ClientMessageLabels];
+
+/** Client-side failures: engine.io `connection_error` codes (handshake-level, before any socket exists) and socket errors. */
+export const ClientErrorKinds = {
+  TransportUnknown: 'transport_unknown',
+  SessionIdUnknown: 'session_id_unknown',
+  BadHandshakeMethod: 'bad_handshake_method',
+  BadRequest: 'bad_request',
+  Forbidden: 'forbidden',
+  UnsupportedProtocolVersion: 'unsupported_protocol_version',
+  /** An `error` event on an established socket (broken transport, bad packet). */
+  SocketError: 'socket_error',
+  Other: 'other',
+} as const;
+export type ClientErrorKind = (typeof ClientErrorKinds)[keyof typeof ClientErrorKinds];

@@ -1,0 +1,233 @@
+import {
+  ClientErrorKinds,
+  ClientMessageLabels,
+  CommandRejectReasons,
+  ConnectRefusalReasons,
+  DisconnectReasonLabels,
+  NOTIFY_PATTERNS,
+  Patterns,
+  RedisClientRoles,
+  type ClientErrorKind,
+  type ClientMessageLabel,
+  type CommandRejectReason,
+  type ConnectRefusalReason,
+  type DisconnectReasonLabel,
+  type NotifyPattern,
+  type Pattern,
+  type RedisClientRoleLabel,
+} from '@herald/contracts';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { disconnectReasonLabel, engineErrorKind } from './label-maps.js';
+
+export const METRIC_PREFIX = 'herald_';
+
+/** Seconds, 1 ms to 10 s: a notification later than 10 s is simply "too late" (the +Inf bucket). */
+export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface HeraldMetricsOptions {
+  /** The gateway's INSTANCE_ID (the `instance` field of its logs), exposed once by `herald_instance_info`. */
+  instanceId: string;
+  /** Node's default metrics (event loop, heap, GC, CPU), prefixed `herald_`. On unless a test turns them off. */
+  defaultMetrics?: boolean;
+}
+
+const values = <T extends Record<string, string>>(constants: T): Array<T[keyof T]> => Object.values(constants) as Array<T[keyof T]>;
+
+/** One child per label value, resolved once, so the hot path does a property lookup instead of building label objects. */
+function childrenOf<V extends string, C>(labelValues: readonly V[], child: (value: V) => C): Record<V, C> {
+  return Object.fromEntries(labelValues.map((value) => [value, child(value)])) as Record<V, C>;
+}
+
+/** The child for these labels, created at 0 so the series exists before anything happens. */
+function zeroed<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string>>): Counter.Internal {
+  const child = counter.labels(labels);
+  child.inc(0);
+  return child;
+}
+
+/**
+ * Every Herald metric, in a registry of its own. Label values come only from the closed sets in
+ * `@herald/contracts`; every series exists from the start (at 0), so `rate()` and alert rules see a
+ * zero instead of nothing. Names, types and labels are documented in docs/metrics.md.
+ */
+export class HeraldMetrics {
+  readonly registry = new Registry();
+
+  private connectedSocketsSource: () => number = () => 0;
+
+  private readonly connectionsAccepted: Counter;
+  private readonly connectionsRejected: Record<ConnectRefusalReason, Counter.Internal>;
+  private readonly disconnections: Record<DisconnectReasonLabel, Counter.Internal>;
+  private readonly commandsReceived: Record<Pattern, Counter.Internal>;
+  private readonly commandsRejected: Record<Pattern, Record<CommandRejectReason, Counter.Internal>>;
+  private readonly notificationsDelivered: Record<NotifyPattern, Counter.Internal>;
+  private readonly deliveryLatency: Record<NotifyPattern, Histogram.Internal<'pattern'>>;
+  private readonly clientMessages: Record<ClientMessageLabel, Counter.Internal>;
+  private readonly clientErrors: Record<ClientErrorKind, Counter.Internal>;
+  private readonly redisConnected: Record<RedisClientRoleLabel, Gauge.Internal<'role'>>;
+
+  constructor(options: HeraldMetricsOptions) {
+    const registers = [this.registry];
+    const name = (suffix: string): string => `${METRIC_PREFIX}${suffix}`;
+
+    const connectedSockets: Gauge = new Gauge({
+      name: name('connected_sockets'),
+      help: 'Sockets connected to this instance right now.',
+      registers,
+      // Read at scrape time from the namespace itself, so it can never drift from the truth.
+      collect: (): void => connectedSockets.set(this.connectedSocketsSource()),
+    });
+    new Gauge({
+      name: name('instance_info'),
+      help: "Always 1; instance_id is the gateway's INSTANCE_ID, the `instance` field of its logs.",
+      labelNames: ['instance_id'],
+      registers,
+    }).set({ instance_id: options.instanceId }, 1);
+
+    this.connectionsAccepted = new Counter({
+      name: name('connections_accepted_total'),
+      help: 'Socket.IO handshakes accepted (the token was valid).',
+      registers,
+    });
+    const rejected = new Counter({
+      name: name('connections_rejected_total'),
+      help: 'Socket.IO handshakes refused, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.connectionsRejected = childrenOf(values(ConnectRefusalReasons), (reason) => zeroed(rejected, { reason }));
+    const disconnections = new Counter({
+      name: name('disconnections_total'),
+      help: "Sockets disconnected, by socket.io's disconnect reason.",
+      labelNames: ['reason'],
+      registers,
+    });
+    this.disconnections = childrenOf(values(DisconnectReasonLabels), (reason) => zeroed(disconnections, { reason }));
+
+    const received = new Counter({
+      name: name('commands_received_total'),
+      help: 'Commands received from the Redis transport, by pattern, valid or not.',
+      labelNames: ['pattern'],
+      registers,
+    });
+    this.commandsReceived = childrenOf(values(Patterns), (pattern) => zeroed(received, { pattern }));
+    const commandsRejected = new Counter({
+      name: name('commands_rejected_total'),
+      help: 'Commands rejected as invalid, by pattern and reason.',
+      labelNames: ['pattern', 'reason'],
+      registers,
+    });
+    this.commandsRejected = childrenOf(values(Patterns), (pattern) =>
+      childrenOf(values(CommandRejectReasons), (reason) => zeroed(commandsRejected, { pattern, reason })),
+    );
+    const delivered = new Counter({
+      name: name('notifications_delivered_total'),
+      help: 'Notifications emitted to sockets of this instance (one per socket), by pattern.',
+      labelNames: ['pattern'],
+      registers,
+    });
+    this.notificationsDelivered = childrenOf(NOTIFY_PATTERNS, (pattern) => zeroed(delivered, { pattern }));
+    const latency = new Histogram({
+      name: name('delivery_latency_seconds'),
+      help: "Seconds from the command's sentAt (or its receipt when it has none) to the emit, per command that reached a socket here.",
+      labelNames: ['pattern'],
+      buckets: [...DELIVERY_LATENCY_BUCKETS],
+      registers,
+    });
+    this.deliveryLatency = childrenOf(NOTIFY_PATTERNS, (pattern) => {
+      latency.zero({ pattern });
+      return latency.labels({ pattern });
+    });
+
+    const clientMessages = new Counter({
+      name: name('client_messages_received_total'),
+      help: 'Events sent by clients, by event (clients send none by design, so every one is unexpected).',
+      labelNames: ['event'],
+      registers,
+    });
+    this.clientMessages = childrenOf(values(ClientMessageLabels), (event) => zeroed(clientMessages, { event }));
+    const clientErrors = new Counter({
+      name: name('client_errors_total'),
+      help: 'Client connection errors, by kind: engine.io handshake errors and socket errors.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.clientErrors = childrenOf(values(ClientErrorKinds), (kind) => zeroed(clientErrors, { kind }));
+
+    const redis = new Gauge({
+      name: name('redis_connected'),
+      help: 'Whether the Redis client of this role is connected (1) or not (0).',
+      labelNames: ['role'],
+      registers,
+    });
+    this.redisConnected = childrenOf(values(RedisClientRoles), (role) => {
+      const child = redis.labels({ role });
+      child.set(0);
+      return child;
+    });
+
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Where `herald_connected_sockets` reads its value at scrape time. */
+  countConnectedSocketsWith(source: () => number): void {
+    this.connectedSocketsSource = source;
+  }
+
+  connectionAccepted(): void {
+    this.connectionsAccepted.inc();
+  }
+
+  connectionRejected(reason: ConnectRefusalReason): void {
+    this.connectionsRejected[reason].inc();
+  }
+
+  /** `reason` is socket.io's raw disconnect reason; unknown ones count as `other`. */
+  disconnected(reason: string | undefined): void {
+    this.disconnections[disconnectReasonLabel(reason)].inc();
+  }
+
+  commandReceived(pattern: Pattern): void {
+    this.commandsReceived[pattern].inc();
+  }
+
+  commandRejected(pattern: Pattern, reason: CommandRejectReason): void {
+    this.commandsRejected[pattern][reason].inc();
+  }
+
+  /**
+   * A notify command reached `sockets` local sockets. Latency runs from `startedAtMs` (the publisher's sentAt,
+   * or this instance's receipt) to now; a sentAt in the future (publisher clock ahead) counts as 0.
+   */
+  delivered(pattern: NotifyPattern, sockets: number, startedAtMs: number): void {
+    if (sockets <= 0) return;
+    this.notificationsDelivered[pattern].inc(sockets);
+    this.deliveryLatency[pattern].observe(Math.max(0, Date.now() - startedAtMs) / 1000);
+  }
+
+  clientMessage(event: ClientMessageLabel = ClientMessageLabels.Unexpected): void {
+    this.clientMessages[event].inc();
+  }
+
+  clientError(kind: ClientErrorKind): void {
+    this.clientErrors[kind].inc();
+  }
+
+  /** An engine.io `connection_error` (handshake level: unknown transport, unknown sid, bad request...). */
+  engineConnectionError(code: unknown): void {
+    this.clientErrors[engineErrorKind(code)].inc();
+  }
+
+  setRedisConnected(role: RedisClientRoleLabel, connected: boolean): void {
+    this.redisConnected[role].set(connected ? 1 : 0);
+  }
+}

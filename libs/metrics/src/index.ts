@@ -1,0 +1,2 @@
+export * from './herald-metrics.js';
+export * from './label-maps.js';
