@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: Herald against a bare socket.io baseline, same machine, same clients, same rates, interleaved.
+ * See --help and docs/performance.md.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { HELP, OptionsError, parseLoadgenOptions, type LoadgenOptions } from './config/loadgen-options.js';
+import type { BenchReport, MachineInfo, RunResult } from './report/bench-report.js';
+import { renderLatencyChart, type ChartSeries } from './report/latency-chart.js';
+import { renderRuns, renderSetups, renderSummary } from './report/report-table.js';
+import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
+import { BenchSession, type Log } from './runner/bench-session.js';
+import { compareSystems, saturationFromRuns } from './runner/comparison.js';
+import { SweepPlanner, type SweepStep, type SystemName } from './runner/sweep-planner.js';
+
+const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00' };
+
+function machineInfo(): MachineInfo {
+  const cores = cpus();
+  return {
+    cpus: cores.length,
+    cpuModel: cores[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    kernel: release(),
+    node: process.version,
+    loadAverageAtStart: loadavg(),
+  };
+}
+
+/** Settings worth keeping with the figures (never the JWT secret). */
+function settingsOf(options: LoadgenOptions): Record<string, unknown> {
+  const { jwtSecret: _secret, ...rest } = options;
+  return rest;
+}
+
+function describeRun(run: RunResult): string {
+  const verdict = run.passed ? 'pass' : `FAIL (${run.failures.join(', ')})`;
+  return (
+    `${run.system} @ ${run.rate}/s [${run.phase}]: ${run.deliveries.received}/${run.deliveries.expected} delivered, ` +
+    `p50 ${run.latencyMs.p50.toFixed(2)} ms, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${run.deliveriesPerSecond.toFixed(0)} deliveries/s: ${verdict}`
+  );
+}
+
+async function runSteps(session: BenchSession, steps: () => SweepStep | undefined, record: (system: SystemName, step: SweepStep, run: RunResult) => void, log: Log): Promise<RunResult[]> {
+  const runs: RunResult[] = [];
+  let reverse = false;
+  for (let step = steps(); step; step = steps()) {
+    // Alternate which system goes first, so neither always runs on a machine the other just warmed (or loaded).
+    const order = reverse ? [...step.systems].reverse() : step.systems;
+    reverse = !reverse;
+    for (const system of order) {
+      const run = await session.run(system, step.rate, step.phase);
+      runs.push(run);
+      record(system, step, run);
+      log(describeRun(run));
+    }
+  }
+  return runs;
+}
+
+function chart(report: BenchReport, options: LoadgenOptions): string {
+  const series: ChartSeries[] = [];
+  for (const system of options.systems) {
+    const runs = report.runs.filter((run) => run.system === system && run.latencyMs.count > 0);
+    for (const [stat, dashed] of [['p50', true], ['p99', false]] as const) {
+      series.push({
+        label: `${system} ${stat}`,
+        color: COLORS[system],
+        dashed,
+        points: runs.map((run) => ({ x: run.rate, y: run.latencyMs[stat], failed: !run.passed })),
+      });
+    }
+  }
+  return renderLatencyChart({
+    title: 'Delivery latency against publish rate',
+    subtitle: `${options.instances} instances, ${options.connections} connections, ${options.users} users, ${options.durationSeconds} s per run; ${report.machine.cpus} cores (${report.startedAt.slice(0, 10)})`,
+    xLabel: 'notify.user commands per second (log)',
+    yLabel: 'publish to client receipt, ms (log)',
+    series,
+    limit: { y: options.maxP99Ms, label: `p99 limit ${options.maxP99Ms} ms` },
+    markers: report.saturation.flatMap((entry) =>
+      entry.rate === undefined ? [] : [{ x: entry.rate, label: `${entry.system} sat.`, color: COLORS[entry.system] }],
+    ),
+  });
+}
+
+async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const report: BenchReport = {
+    kind: 'herald-bench',
+    version: 1,
+    mode: options.mode,
+    startedAt: startedAt.toISOString(),
+    machine: machineInfo(),
+    settings: settingsOf(options),
+    setups: [],
+    runs: [],
+    saturation: [],
+    comparison: {},
+  };
+  const session = await BenchSession.open(options, log);
+  try {
+    report.setups = session.setups;
+    if (options.mode === 'sweep') {
+      const planner = new SweepPlanner({
+        startRate: options.startRate,
+        factor: options.rateFactor,
+        maxRate: options.maxRate,
+        refineSteps: options.refineSteps,
+        systems: options.systems,
+      });
+      report.runs = await runSteps(session, () => planner.next(), (system, step, run) => planner.record(system, step.rate, run.passed, step.phase), log);
+    } else {
+      const rates = [...options.rates];
+      report.runs = await runSteps(session, () => {
+        const rate = rates.shift();
+        return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
+      }, () => undefined, log);
+    }
+  } finally {
+    await session.close();
+  }
+  report.saturation = options.systems.map((system) => saturationFromRuns(system, report.runs));
+  report.comparison = compareSystems(report.saturation, report.runs, report.setups);
+  report.finishedAt = new Date().toISOString();
+  report.machine.loadAverageAtEnd = loadavg();
+
+  await mkdir(options.outDir, { recursive: true });
+  const chartFile = join(options.outDir, `${stamp}-${options.mode}.svg`);
+  await writeFile(chartFile, chart(report, options));
+  report.chartFile = chartFile;
+  const jsonFile = options.jsonFile ?? join(options.outDir, `${stamp}-${options.mode}.json`);
+  await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+
+  process.stdout.write(`\n${renderSetups(report.setups)}\n\n${renderRuns(report.runs)}\n\n${renderSummary(report)}\n`);
+  process.stdout.write(`\nreport: ${jsonFile}\nchart: ${chartFile}\n`);
+}
+
+async function main(): Promise<number> {
+  let options: LoadgenOptions;
+  try {
+    options = parseLoadgenOptions(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof OptionsError) {
+      process.stderr.write(`${error.message}\n`);
+      return 64; // EX_USAGE
+    }
+    throw error;
+  }
+  const log: Log = options.quiet ? () => undefined : (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  switch (options.mode) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'analyze':
+      process.stdout.write(`${await analyzeProfileFile(options.analyzeFile!, await readFile(options.analyzeFile!, 'utf8'))}\n`);
+      return 0;
+    case 'profile':
+      await profileSession(options, log);
+      return 0;
+    case 'sweep':
+    case 'fixed':
+      await benchmark(options, log);
+      return 0;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

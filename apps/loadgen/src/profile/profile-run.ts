@@ -1,0 +1,91 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { LoadgenOptions } from '../config/loadgen-options.js';
+import { BenchSession, type Log } from '../runner/bench-session.js';
+import type { SystemName } from '../runner/sweep-planner.js';
+import { renderRuns } from '../report/report-table.js';
+import {
+  renderCpuSummary,
+  renderHeapSummary,
+  summarizeCpuProfile,
+  summarizeHeapProfile,
+  type CpuProfile,
+  type HeapProfile,
+} from './profile-summary.js';
+
+// Finer than V8's default 32 KB so per-message allocations of a few hundred bytes are sampled often enough.
+const HEAP_SAMPLING_BYTES = 16 * 1024;
+
+const isCpuProfile = (value: unknown): value is CpuProfile =>
+  typeof value === 'object' && value !== null && Array.isArray((value as CpuProfile).nodes) && Array.isArray((value as CpuProfile).samples);
+const isHeapProfile = (value: unknown): value is HeapProfile => typeof value === 'object' && value !== null && 'head' in value;
+
+/** `--analyze FILE`: summarises a whole profile (no window). */
+export async function analyzeProfileFile(file: string, text: string): Promise<string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not JSON: expected a .cpuprofile or .heapprofile`);
+  }
+  if (isCpuProfile(parsed)) return renderCpuSummary(summarizeCpuProfile(parsed));
+  if (isHeapProfile(parsed)) return renderHeapSummary(summarizeHeapProfile(parsed));
+  throw new Error(`${file} is neither a .cpuprofile nor a .heapprofile`);
+}
+
+/**
+ * `--profile`: one run at a fixed rate with every instance under `--cpu-prof` and the sampling heap profiler;
+ * the CPU profile is cut to the load window (the probe reports its hrtime at both ends), so boot and
+ * connection set-up do not dilute the delivery path.
+ */
+export async function profileSession(options: LoadgenOptions, log: Log): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = join(options.outDir, 'profiles', stamp);
+  await mkdir(dir, { recursive: true });
+  const windows = new Map<string, { startUs: number; endUs: number }>();
+  const rate = options.rates[0]!;
+  const session = await BenchSession.open({ ...options, rates: [rate] }, log, {
+    nodeFlagsFor: (system: SystemName, index: number) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${system}-${index}.cpuprofile`],
+    beforeLoad: async (target) => {
+      await Promise.all(target.instances.map((instance) => instance.process?.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })));
+    },
+    afterLoad: async (target, runWindows) => {
+      await Promise.all(
+        target.instances.map((instance, index) =>
+          instance.process?.probe({ op: 'heap-stop', file: join(dir, `${target.system}-${index}.heapprofile`) }),
+        ),
+      );
+      runWindows.forEach((window, index) => {
+        if (window) windows.set(`${target.system}-${index}`, window);
+      });
+    },
+  });
+  const runs = [];
+  try {
+    for (const system of options.systems) {
+      log(`profiling ${system} at ${rate}/s for ${options.durationSeconds} s`);
+      runs.push(await session.run(system, rate, 'fixed'));
+    }
+  } finally {
+    // Stopping the instances is what writes their .cpuprofile files.
+    await session.close();
+  }
+  const sections: string[] = [`# Profile at ${rate} notify.user/s for ${options.durationSeconds} s`, '', '```', renderRuns(runs), '```'];
+  for (const run of runs) {
+    for (const instance of run.instances) {
+      const name = instance.name;
+      const window = windows.get(name);
+      const cpuFile = join(dir, `${name}.cpuprofile`);
+      const heapFile = join(dir, `${name}.heapprofile`);
+      // Every instance handles every published command (and delivers to its own sockets only).
+      const perCommand = { label: 'command', count: run.published };
+      const cpu = summarizeCpuProfile(JSON.parse(await readFile(cpuFile, 'utf8')) as CpuProfile, window);
+      const heap = summarizeHeapProfile(JSON.parse(await readFile(heapFile, 'utf8')) as HeapProfile);
+      sections.push('', `## ${name} (${basename(cpuFile)}, ${basename(heapFile)})`, '', '```', renderCpuSummary(cpu, perCommand), '', renderHeapSummary(heap, perCommand), '```');
+    }
+  }
+  const text = `${sections.join('\n')}\n`;
+  await writeFile(join(dir, 'summary.md'), text);
+  await writeFile(join(dir, 'runs.json'), `${JSON.stringify(runs, null, 2)}\n`);
+  process.stdout.write(`${text}\nprofiles and summary: ${dir}\n`);
+}
