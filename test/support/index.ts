@@ -7,3 +7,4 @@ export * from './publishers.js';
 export * from './redis-server.js';
 export * from './tokens.js';
 export * from './wait.js';
+export * from './loadgen.js';

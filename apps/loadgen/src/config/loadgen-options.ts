@@ -197,7 +197,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
   if (values['help']) return { ...parseLoadgenOptions([]), mode: 'help' };
   const result = RawSchema.safeParse(values);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `--${issue.path.join('.') || 'flags'}: ${issue.message}`);
+    const problems = result.error.issues.map((issue) => `--${String(issue.path[0] ?? 'flags')}: ${issue.message}`);
     throw new OptionsError(`Invalid flags: ${problems.join('; ')} (see --help)`);
   }
   const raw = result.data;

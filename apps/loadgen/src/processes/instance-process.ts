@@ -6,7 +6,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { INSTANCE_PROBE } from '../paths.js';
 import { PROBE_TAG, isProbeReply, type ProbeReply, type ProbeRequest, type ProbeSample } from './probe-protocol.js';
 
-type ProbeOp = ProbeRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface InstanceOptions {
@@ -94,7 +93,7 @@ export class InstanceProcess {
     });
     this.child.send({ ...request, tag: PROBE_TAG, id } as ProbeRequest);
     const result = await reply;
-    if (!result.ok) throw new Error(`${this.name}: probe ${request.op as ProbeOp} failed: ${result.error}`);
+    if (!result.ok) throw new Error(`${this.name}: probe ${request.op} failed: ${result.error}`);
     return result;
   }
 

@@ -13,6 +13,17 @@ import {
   type HeapProfile,
 } from './profile-summary.js';
 
+/**
+ * Functions on Herald's delivery path (and the baseline's) whose inclusive cost the summary lists: Nest's microservice
+ * pipeline, validation, envelope building, socket.io encoding and writing, logging.
+ */
+const FOCUS = [
+  'handleMessage', 'parseMessage', 'deserialize', 'handleEvent', 'getHandlerByPattern', 'getRouteFromPattern', 'runWithProcessingHooks',
+  'transformToObservable', 'intercept', 'pipesFn', 'notifyUser', 'validate', 'safeParse', 'stringify', 'buildEnvelope', 'deriveNotificationId',
+  'toISOString', 'sendToUsers', 'countLocal', 'get local', 'emit', 'broadcast', 'encode', 'encodeAsString', 'writeToEngine', 'sendFrame', 'writev',
+  'debug', 'onmessage', 'decode',
+];
+
 // Finer than V8's default 32 KB so per-message allocations of a few hundred bytes are sampled often enough.
 const HEAP_SAMPLING_BYTES = 16 * 1024;
 
@@ -28,7 +39,7 @@ export async function analyzeProfileFile(file: string, text: string): Promise<st
   } catch {
     throw new Error(`${file} is not JSON: expected a .cpuprofile or .heapprofile`);
   }
-  if (isCpuProfile(parsed)) return renderCpuSummary(summarizeCpuProfile(parsed));
+  if (isCpuProfile(parsed)) return renderCpuSummary(summarizeCpuProfile(parsed, undefined, 25, FOCUS));
   if (isHeapProfile(parsed)) return renderHeapSummary(summarizeHeapProfile(parsed));
   throw new Error(`${file} is neither a .cpuprofile nor a .heapprofile`);
 }
@@ -79,7 +90,7 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
       const heapFile = join(dir, `${name}.heapprofile`);
       // Every instance handles every published command (and delivers to its own sockets only).
       const perCommand = { label: 'command', count: run.published };
-      const cpu = summarizeCpuProfile(JSON.parse(await readFile(cpuFile, 'utf8')) as CpuProfile, window);
+      const cpu = summarizeCpuProfile(JSON.parse(await readFile(cpuFile, 'utf8')) as CpuProfile, window, 25, FOCUS);
       const heap = summarizeHeapProfile(JSON.parse(await readFile(heapFile, 'utf8')) as HeapProfile);
       sections.push('', `## ${name} (${basename(cpuFile)}, ${basename(heapFile)})`, '', '```', renderCpuSummary(cpu, perCommand), '', renderHeapSummary(heap, perCommand), '```');
     }

@@ -50,6 +50,8 @@ export interface CpuSummary {
   topSelf: Entry[];
   topInclusive: Entry[];
   byPackage: Entry[];
+  /** Inclusive time of chosen functions (by function name, every file), in the order asked. */
+  focus: Entry[];
 }
 
 export interface HeapSummary {
@@ -106,7 +108,7 @@ const add = (totals: Map<string, number>, key: string, value: number): void => {
  * Self and inclusive time per function, restricted to [startUs, endUs] when given (cpuprofile timestamps are
  * `process.hrtime` microseconds, which the instance probe reports at the start and end of a run).
  */
-export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: number; endUs: number }, top = 25): CpuSummary {
+export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: number; endUs: number }, top = 25, focus: readonly string[] = []): CpuSummary {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const parents = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
@@ -114,6 +116,7 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const packages = new Map<string, number>();
+  const focused = new Map<string, number>(focus.map((name) => [name, 0]));
   let windowUs = 0;
   let idleUs = 0;
   let gcUs = 0;
@@ -135,9 +138,14 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
     add(self, frameName(node.callFrame), duration);
     add(packages, packageOf(node.callFrame), duration);
     const seen = new Set<string>();
+    const seenFocus = new Set<string>();
     for (let current: number | undefined = node.id; current !== undefined; current = parents.get(current)) {
       const frame = nodes.get(current)!.callFrame;
       if (SPECIAL.has(frame.functionName)) continue;
+      if (focused.has(frame.functionName) && !seenFocus.has(frame.functionName)) {
+        seenFocus.add(frame.functionName);
+        add(focused, frame.functionName, duration);
+      }
       const key = frameName(frame);
       if (seen.has(key)) continue; // recursion counts once
       seen.add(key);
@@ -153,6 +161,7 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
     topSelf: toEntries(self, busyUs, top).map((entry) => ({ ...entry, value: entry.value / 1000 })),
     topInclusive: toEntries(inclusive, busyUs, top).map((entry) => ({ ...entry, value: entry.value / 1000 })),
     byPackage: toEntries(packages, busyUs, top).map((entry) => ({ ...entry, value: entry.value / 1000 })),
+    focus: focus.map((name) => ({ name, value: (focused.get(name) ?? 0) / 1000, share: busyUs > 0 ? (focused.get(name) ?? 0) / busyUs : 0 })),
   };
 }
 
@@ -190,6 +199,13 @@ export function renderCpuSummary(summary: CpuSummary, perUnit?: { label: string;
     'top inclusive time (% of busy):',
     ...summary.topInclusive.map((entry) => `  ${percent(entry.share).padStart(6)}  ${entry.value.toFixed(0).padStart(6)} ms  ${entry.name}`),
   ];
+  if (summary.focus.length > 0) {
+    lines.push('', 'delivery path, inclusive time of selected functions (% of busy' + (perUnit ? `, us per ${perUnit.label}` : '') + '):');
+    for (const entry of summary.focus) {
+      const per = perUnit && perUnit.count > 0 ? `  ${((entry.value * 1000) / perUnit.count).toFixed(1).padStart(6)} us` : '';
+      lines.push(`  ${percent(entry.share).padStart(6)}  ${entry.value.toFixed(0).padStart(6)} ms${per}  ${entry.name}`);
+    }
+  }
   return lines.join('\n');
 }
 

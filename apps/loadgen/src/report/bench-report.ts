@@ -79,7 +79,8 @@ export interface Comparison {
   rssKbPerConnection?: { herald: number; baseline: number; ratio: number };
   /** At the half-baseline rate: CPU per 10k deliveries, averaged over instances. */
   cpuSecondsPer10kAtHalfBaseline?: { herald: number; baseline: number; ratio: number };
-  targetsMet?: { saturation: boolean; p99AtHalfBaseline: boolean; memoryPerConnection: boolean; zeroLossUpToSaturation: boolean };
+  /** Absent entries were not measured in this run (e.g. no comparison step with --rates). */
+  targetsMet?: { saturation?: boolean; p99AtHalfBaseline?: boolean; memoryPerConnection?: boolean; zeroLossUpToSaturation: boolean };
 }
 
 export interface MachineInfo {

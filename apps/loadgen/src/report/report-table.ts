@@ -1,10 +1,6 @@
 import type { BenchReport, RunResult, SetupFigures } from './bench-report.js';
 
 const fixed = (value: number | undefined, digits = 1): string => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits));
-const mean = (values: Array<number | undefined>): number | undefined => {
-  const known = values.filter((value): value is number => value !== undefined);
-  return known.length > 0 ? known.reduce((sum, value) => sum + value, 0) / known.length : undefined;
-};
 
 /** A plain text table: header row, then rows, columns padded to their widest cell (numbers right-aligned). */
 export function renderTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -77,9 +73,10 @@ export function renderSummary(report: BenchReport): string {
   }
   if (comparison.targetsMet) {
     const met = comparison.targetsMet;
+    const verdict = (value: boolean | undefined): string => (value === undefined ? 'not measured' : value ? 'MET' : 'NOT MET');
     lines.push(
-      `targets: saturation >= baseline ${met.saturation ? 'MET' : 'not met'}; p99 at half baseline saturation <= baseline ${met.p99AtHalfBaseline ? 'MET' : 'not met'}; ` +
-        `memory per connection <= baseline ${met.memoryPerConnection ? 'MET' : 'not met'}; zero loss/duplicates up to saturation ${met.zeroLossUpToSaturation ? 'MET' : 'not met'}`,
+      `targets: saturation >= baseline ${verdict(met.saturation)}; p99 at half baseline saturation <= baseline ${verdict(met.p99AtHalfBaseline)}; ` +
+        `memory per connection <= baseline ${verdict(met.memoryPerConnection)}; zero loss/duplicates up to saturation ${verdict(met.zeroLossUpToSaturation)}`,
     );
   }
   const warnings = report.runs.flatMap((run) => run.warnings.map((warning) => `${run.system} @ ${run.rate}/s: ${warning}`));
@@ -87,5 +84,3 @@ export function renderSummary(report: BenchReport): string {
   lines.push(`machine: ${report.machine.cpus} x ${report.machine.cpuModel}, load average at start ${report.machine.loadAverageAtStart.map((value) => value.toFixed(2)).join(' ')}`);
   return lines.join('\n');
 }
-
-export { mean as meanOf };
