@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { HELP, OptionsError, parseLoadgenOptions, type LoadgenOptions } from './config/loadgen-options.js';
 import type { BenchReport, MachineInfo, RunResult } from './report/bench-report.js';
 import { renderLatencyChart, type ChartSeries } from './report/latency-chart.js';
-import { renderRuns, renderSetups, renderSummary } from './report/report-table.js';
+import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
 import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
 import { BenchSession, type Log } from './runner/bench-session.js';
 import { compareSystems, saturationFromRuns } from './runner/comparison.js';
@@ -68,7 +68,7 @@ function chart(report: BenchReport, options: LoadgenOptions): string {
         label: `${system} ${stat}`,
         color: COLORS[system],
         dashed,
-        points: runs.map((run) => ({ x: run.rate, y: run.latencyMs[stat], failed: !run.passed })),
+        points: runs.map((run) => ({ x: run.rate, y: run.latencyMs[stat], failed: !run.passed, separate: run.phase === 'compare' })),
       });
     }
   }
@@ -79,6 +79,7 @@ function chart(report: BenchReport, options: LoadgenOptions): string {
     yLabel: 'publish to client receipt, ms (log)',
     series,
     limit: { y: options.maxP99Ms, label: `p99 limit ${options.maxP99Ms} ms` },
+    separateNote: report.runs.some((run) => run.phase === 'compare') ? 'square: at half baseline sat.' : undefined,
     markers: report.saturation.flatMap((entry) =>
       entry.rate === undefined ? [] : [{ x: entry.rate, label: `${entry.system} sat.`, color: COLORS[entry.system] }],
     ),
@@ -113,7 +114,7 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
       });
       report.runs = await runSteps(session, () => planner.next(), (system, step, run) => planner.record(system, step.rate, run.passed, step.phase), log);
     } else {
-      const rates = [...options.rates];
+      const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
       report.runs = await runSteps(session, () => {
         const rate = rates.shift();
         return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
@@ -134,7 +135,8 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
   const jsonFile = options.jsonFile ?? join(options.outDir, `${stamp}-${options.mode}.json`);
   await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 
-  process.stdout.write(`\n${renderSetups(report.setups)}\n\n${renderRuns(report.runs)}\n\n${renderSummary(report)}\n`);
+  const medians = options.mode === 'fixed' && options.repeat > 1 ? `\n\n${renderMedians(report.runs)}` : '';
+  process.stdout.write(`\n${renderSetups(report.setups)}\n\n${renderRuns(report.runs)}${medians}\n\n${renderSummary(report)}\n`);
   process.stdout.write(`\nreport: ${jsonFile}\nchart: ${chartFile}\n`);
 }
 

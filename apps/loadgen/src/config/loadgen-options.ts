@@ -13,6 +13,8 @@ Modes (default: sweep)
   (no mode flag)             sweep: escalate the rate until each system saturates (loss, duplicates or
                              p99 over --max-p99), bisect, then compare both at half the baseline's saturation
   --rates R1,R2,...          run exactly these rates (commands/s) instead of searching
+  --repeat N                 with --rates: run each rate N times (interleaved); the summary gives medians, the
+                             steadier figures for before/after comparisons on a noisy machine (default 1)
   --profile                  run Herald (or the --systems given) at the first --rates value (default 1000) with
                              --cpu-prof and allocation sampling on every instance; writes the profiles and prints
                              where the time goes during the load window
@@ -90,6 +92,7 @@ const RawSchema = z
     'rate-factor': z.coerce.number().gt(1, 'rate-factor must be greater than 1').max(10).default(1.5),
     'max-rate': positiveNumber('max-rate').default(20_000),
     refine: z.coerce.number().int().min(0).max(10).default(1),
+    repeat: positiveInt('repeat').max(50).default(1),
     'max-p99': positiveNumber('max-p99').default(100),
     'drain-timeout': positiveNumber('drain-timeout').default(10),
     'connect-timeout': positiveNumber('connect-timeout').default(20),
@@ -151,6 +154,7 @@ export interface LoadgenOptions {
   rateFactor: number;
   maxRate: number;
   refineSteps: number;
+  repeat: number;
   maxP99Ms: number;
   drainTimeoutSeconds: number;
   connectTimeoutSeconds: number;
@@ -170,7 +174,7 @@ export class OptionsError extends Error {
 
 const STRING_FLAGS = [
   'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
-  'max-rate', 'refine', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
+  'max-rate', 'refine', 'repeat', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
   'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'out', 'json',
 ] as const;
 
@@ -223,6 +227,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     rateFactor: raw['rate-factor'],
     maxRate: raw['max-rate'],
     refineSteps: raw.refine,
+    repeat: raw.repeat,
     maxP99Ms: raw['max-p99'],
     drainTimeoutSeconds: raw['drain-timeout'],
     connectTimeoutSeconds: raw['connect-timeout'],

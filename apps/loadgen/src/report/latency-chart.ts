@@ -5,6 +5,8 @@ export interface ChartPoint {
   y: number;
   /** A failed run is drawn hollow. */
   failed?: boolean;
+  /** Drawn as a square and left out of the line (e.g. the comparison run at half the baseline's saturation). */
+  separate?: boolean;
 }
 
 export interface ChartSeries {
@@ -24,6 +26,8 @@ export interface ChartOptions {
   limit?: { y: number; label: string };
   /** Vertical markers, e.g. each system's saturation rate. */
   markers?: Array<{ x: number; label: string; color: string }>;
+  /** Legend line explaining separate (square) points. */
+  separateNote?: string;
 }
 
 const WIDTH = 860;
@@ -44,16 +48,24 @@ export function logTicks(min: number, max: number): number[] {
   return ticks;
 }
 
+/** The nearest 1-2-5 value at or above (up) or at or below (down) a positive number. */
+export function nice125(value: number, direction: 'up' | 'down'): number {
+  const exponent = Math.floor(Math.log10(value));
+  const candidates = [-1, 0, 1].flatMap((shift) => [1, 2, 5].map((mantissa) => Number((mantissa * 10 ** (exponent + shift)).toPrecision(6))));
+  return direction === 'up' ? Math.min(...candidates.filter((candidate) => candidate >= value)) : Math.max(...candidates.filter((candidate) => candidate <= value));
+}
+
 const label = (value: number): string => (value >= 1000 ? `${value / 1000}k` : String(value));
 
 export function renderLatencyChart(options: ChartOptions): string {
   const points = options.series.flatMap((series) => series.points).filter((point) => point.x > 0 && point.y > 0);
   const ys = [...points.map((point) => point.y), ...(options.limit ? [options.limit.y] : [])];
   const xs = [...points.map((point) => point.x), ...(options.markers ?? []).map((marker) => marker.x)];
-  const xMin = 10 ** Math.floor(Math.log10(Math.min(...xs, 100)));
-  const xMax = 10 ** Math.ceil(Math.log10(Math.max(...xs, 1000)));
-  const yMin = 10 ** Math.floor(Math.log10(Math.min(...ys, 1)));
-  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...ys, 10)));
+  // Some room around the data (and above the limit line) so nothing sits on the frame.
+  const xMin = nice125(Math.min(...xs, 100) / 1.2, 'down');
+  const xMax = nice125(Math.max(...xs, 1000) * 1.2, 'up');
+  const yMin = nice125(Math.min(...ys, 1) / 1.3, 'down');
+  const yMax = nice125(Math.max(...ys, 10) * 1.5, 'up');
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const sx = (x: number): number => MARGIN.left + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * plotWidth;
@@ -79,21 +91,28 @@ export function renderLatencyChart(options: ChartOptions): string {
     out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="#c00" stroke-dasharray="6 4"/>`);
     out.push(`<text x="${MARGIN.left + 6}" y="${(Number(y) - 6).toFixed(1)}" fill="#c00">${escapeXml(options.limit.label)}</text>`);
   }
-  for (const marker of options.markers ?? []) {
+  (options.markers ?? []).forEach((marker, index) => {
     const x = sx(marker.x).toFixed(1);
     out.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotHeight}" stroke="${marker.color}" stroke-dasharray="2 3"/>`);
-    out.push(`<text x="${x}" y="${MARGIN.top - 6}" text-anchor="middle" fill="${marker.color}">${escapeXml(marker.label)}</text>`);
-  }
+    // Stacked inside the plot's bottom so markers at the same rate stay readable.
+    out.push(`<text x="${(Number(x) + 4).toFixed(1)}" y="${MARGIN.top + plotHeight - 8 - index * 15}" fill="${marker.color}">${escapeXml(marker.label)}</text>`);
+  });
   options.series.forEach((series, index) => {
     const visible = series.points.filter((point) => point.x > 0 && point.y > 0).sort((a, b) => a.x - b.x);
-    const path = visible.map((point) => `${sx(point.x).toFixed(1)},${sy(point.y).toFixed(1)}`).join(' ');
+    const joined = visible.filter((point) => !point.separate);
+    const path = joined.map((point) => `${sx(point.x).toFixed(1)},${sy(point.y).toFixed(1)}`).join(' ');
     out.push(`<g class="series" data-label="${escapeXml(series.label)}">`);
-    if (visible.length > 1) {
+    if (joined.length > 1) {
       out.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
     }
     for (const point of visible) {
+      const title = `<title>${escapeXml(`${series.label}: ${point.x}/s, ${point.y.toFixed(2)} ms${point.failed ? ' (failed)' : ''}`)}</title>`;
+      const paint = `stroke="${series.color}" stroke-width="2" fill="${point.failed ? 'white' : series.color}"`;
+      const [cx, cy] = [sx(point.x), sy(point.y)];
       out.push(
-        `<circle cx="${sx(point.x).toFixed(1)}" cy="${sy(point.y).toFixed(1)}" r="4" stroke="${series.color}" stroke-width="2" fill="${point.failed ? 'white' : series.color}"><title>${escapeXml(`${series.label}: ${point.x}/s, ${point.y.toFixed(2)} ms${point.failed ? ' (failed)' : ''}`)}</title></circle>`,
+        point.separate
+          ? `<rect x="${(cx - 4).toFixed(1)}" y="${(cy - 4).toFixed(1)}" width="8" height="8" ${paint}>${title}</rect>`
+          : `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="4" ${paint}>${title}</circle>`,
       );
     }
     out.push('</g>');
@@ -104,6 +123,7 @@ export function renderLatencyChart(options: ChartOptions): string {
   });
   const noteY = MARGIN.top + 10 + options.series.length * 22 + 10;
   out.push(`<text x="${MARGIN.left + plotWidth + 16}" y="${noteY}" fill="#555">hollow: failed run</text>`);
+  if (options.separateNote) out.push(`<text x="${MARGIN.left + plotWidth + 16}" y="${noteY + 18}" fill="#555">${escapeXml(options.separateNote)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -35,6 +35,42 @@ export function renderRuns(runs: readonly RunResult[]): string {
   );
 }
 
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** Medians per system and rate over repeated runs, and Herald/baseline ratios where both ran. */
+export function renderMedians(runs: readonly RunResult[]): string {
+  const rates = [...new Set(runs.map((run) => run.rate))].sort((a, b) => a - b);
+  const rows: string[][] = [];
+  for (const rate of rates) {
+    const figures = (system: string) => {
+      const own = runs.filter((run) => run.rate === rate && run.system === system);
+      if (own.length === 0) return undefined;
+      const cpu = own.flatMap((run) => run.instances.flatMap((instance) => (instance.cpuSecondsPer10kDeliveries === undefined ? [] : [instance.cpuSecondsPer10kDeliveries])));
+      return {
+        runs: own.length,
+        passed: own.filter((run) => run.passed).length,
+        p50: median(own.map((run) => run.latencyMs.p50)),
+        p99: median(own.map((run) => run.latencyMs.p99)),
+        cpu: cpu.length > 0 ? median(cpu) : undefined,
+      };
+    };
+    const herald = figures('herald');
+    const baseline = figures('baseline');
+    for (const [system, entry] of [['herald', herald], ['baseline', baseline]] as const) {
+      if (!entry) continue;
+      rows.push([system, String(rate), `${entry.passed}/${entry.runs}`, fixed(entry.p50, 2), fixed(entry.p99, 2), fixed(entry.cpu, 3)]);
+    }
+    if (herald && baseline) {
+      rows.push(['herald/baseline', String(rate), '-', fixed(herald.p50 / baseline.p50, 2), fixed(herald.p99 / baseline.p99, 2), herald.cpu && baseline.cpu ? fixed(herald.cpu / baseline.cpu, 2) : '-']);
+    }
+  }
+  return renderTable(['medians', 'rate/s', 'passed', 'p50ms', 'p99ms', 'cpu-s/10k per inst'], rows);
+}
+
 export function renderSetups(setups: readonly SetupFigures[]): string {
   return renderTable(
     ['system', 'connected', 'failed', 'connect s', 'RSS before KB', 'RSS after KB', 'RSS KB/conn', 'heap KB/conn'],
