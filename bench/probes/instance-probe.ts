@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { PROBE_TAG, type ProbeReply, type ProbeRequest, type ProbeSample } from '../../apps/loadgen/src/processes/probe-protocol.js';
 
@@ -72,6 +72,8 @@ if (typeof process.send === 'function') {
         await writeFile(request.file, JSON.stringify(profile));
         return { file: request.file };
       }
+      case 'heap-snapshot':
+        return { file: writeHeapSnapshot(request.file) };
     }
   };
 

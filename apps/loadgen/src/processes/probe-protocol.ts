@@ -13,7 +13,9 @@ export type ProbeRequest =
   /** Starts V8's sampling heap profiler, keeping objects that were already collected (per-message garbage is the point). */
   | { tag: typeof PROBE_TAG; id: number; op: 'heap-start'; samplingIntervalBytes: number }
   /** Stops it and writes the `.heapprofile` to `file`. */
-  | { tag: typeof PROBE_TAG; id: number; op: 'heap-stop'; file: string };
+  | { tag: typeof PROBE_TAG; id: number; op: 'heap-stop'; file: string }
+  /** Writes a `.heapsnapshot` (after a full GC), to see what each connection keeps alive. */
+  | { tag: typeof PROBE_TAG; id: number; op: 'heap-snapshot'; file: string };
 
 export interface EventLoopLag {
   /** Milliseconds a timer fired late (the histogram's resolution already subtracted). */

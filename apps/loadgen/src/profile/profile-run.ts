@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { LoadgenOptions } from '../config/loadgen-options.js';
 import { BenchSession, type Log } from '../runner/bench-session.js';
+import { compareHeapDiffs, diffHeapSnapshots, renderHeapDiff, type HeapDiff, type HeapSnapshot } from './heap-snapshot-diff.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 import { renderRuns } from '../report/report-table.js';
 import {
@@ -54,9 +55,19 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
   const dir = join(options.outDir, 'profiles', stamp);
   await mkdir(dir, { recursive: true });
   const windows = new Map<string, { startUs: number; endUs: number }>();
+  const snapshotConnections = new Map<SystemName, number>();
+  // Instance 0 of each system: enough to see what one connection keeps alive.
+  const snapshot = (system: SystemName, moment: 'before' | 'after') => join(dir, `${system}-0-${moment}-connect.heapsnapshot`);
   const rate = options.rates[0]!;
   const session = await BenchSession.open({ ...options, rates: [rate] }, log, {
     nodeFlagsFor: (system: SystemName, index: number) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${system}-${index}.cpuprofile`],
+    beforeConnect: async (target) => {
+      await target.instances[0]?.process?.probe({ op: 'heap-snapshot', file: snapshot(target.system, 'before') }, 120_000);
+    },
+    afterConnect: async (target, connections) => {
+      await target.instances[0]?.process?.probe({ op: 'heap-snapshot', file: snapshot(target.system, 'after') }, 120_000);
+      snapshotConnections.set(target.system, connections[0] ?? 0);
+    },
     beforeLoad: async (target) => {
       await Promise.all(target.instances.map((instance) => instance.process?.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })));
     },
@@ -82,6 +93,19 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
     await session.close();
   }
   const sections: string[] = [`# Profile at ${rate} notify.user/s for ${options.durationSeconds} s`, '', '```', renderRuns(runs), '```'];
+  const diffs = new Map<SystemName, HeapDiff>();
+  for (const [system, connections] of snapshotConnections) {
+    const read = async (moment: 'before' | 'after') => JSON.parse(await readFile(snapshot(system, moment), 'utf8')) as HeapSnapshot;
+    const diff = diffHeapSnapshots(await read('before'), await read('after'));
+    diffs.set(system, diff);
+    sections.push('', `## ${system}-0: heap retained by idle connections`, '', '```', renderHeapDiff(diff, connections), '```');
+  }
+  const herald = diffs.get('herald');
+  const baseline = diffs.get('baseline');
+  if (herald && baseline) {
+    const extra = compareHeapDiffs(herald, snapshotConnections.get('herald')!, baseline, snapshotConnections.get('baseline')!);
+    sections.push('', '## Per idle connection: Herald minus baseline', '', '```', '  bytes/conn  objects/conn  kind', ...extra.map((group) => `  ${group.bytes.toFixed(1).padStart(10)}  ${group.count.toFixed(1).padStart(12)}  ${group.name}`), '```');
+  }
   for (const run of runs) {
     for (const instance of run.instances) {
       const name = instance.name;

@@ -23,6 +23,9 @@ export interface SessionHooks {
   beforeLoad?: (target: TargetSystem) => Promise<void>;
   afterLoad?: (target: TargetSystem, windows: Array<{ startUs: number; endUs: number } | undefined>) => Promise<void>;
   nodeFlagsFor?: (system: SystemName, index: number) => string[];
+  /** Runs right before / right after a system's clients connect (heap snapshots). */
+  beforeConnect?: (target: TargetSystem) => Promise<void>;
+  afterConnect?: (target: TargetSystem, connectionsPerInstance: number[]) => Promise<void>;
 }
 
 /**
@@ -93,12 +96,14 @@ export class BenchSession {
     const urls = target.instances.map((instance) => instance.url);
     const devices = layoutDevices(this.options.connections, this.options.users, urls);
     const before = await this.memory(target);
+    await this.hooks.beforeConnect?.(target);
     this.log(`${system}: connecting ${devices.length} clients (${this.options.users} users) over ${this.options.workers} worker(s)`);
     const started = performance.now();
     const result = await this.workers.connect(system, NOTIFICATIONS_NAMESPACE, devices, this.options.jwtSecret, this.options.connectTimeoutSeconds * 1000);
     const connectSeconds = (performance.now() - started) / 1000;
     this.log(`${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`);
     const after = await this.memory(target);
+    await this.hooks.afterConnect?.(target, urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length));
     const instances: InstanceSetupFigures[] = target.instances.map((instance, index) => {
       const connections = devices.filter((device) => device.instanceIndex === index).length;
       const rssBefore = before[index]?.rssKb;
