@@ -39,6 +39,7 @@ describe('parseLoadgenOptions', () => {
     assert.throws(() => parseLoadgenOptions(['--bogus']), /Unknown option '--bogus'/);
     assert.throws(() => parseLoadgenOptions(['--users', '10', '--connections', '5']), /users cannot exceed connections/);
     assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, baseline/);
+    assert.throws(() => parseLoadgenOptions(['--heap-snapshots']), /--heap-snapshots works with --profile/);
   });
 
   it('refuses targets outside loopback unless asked, and remote targets without their Redis and secret', () => {

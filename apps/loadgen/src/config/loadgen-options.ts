@@ -18,6 +18,9 @@ Modes (default: sweep)
   --profile                  run Herald (or the --systems given) at the first --rates value (default 1000) with
                              --cpu-prof and allocation sampling on every instance; writes the profiles and prints
                              where the time goes during the load window
+  --heap-snapshots           with --profile: also take heap snapshots on instance 0 before and after the clients
+                             connect and list what each idle connection retains (Herald minus baseline too).
+                             Snapshots disturb the CPU profile that follows: take them in a run of their own
   --analyze FILE             summarise an existing .cpuprofile or .heapprofile and exit
   --help                     this text
 
@@ -112,6 +115,7 @@ const RawSchema = z
       .default([])
       .transform((pairs) => Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))),
     profile: z.boolean().default(false),
+    'heap-snapshots': z.boolean().default(false),
     analyze: z.string().min(1).optional(),
     out: z.string().min(1).default(DEFAULT_RESULTS_DIR),
     json: z.string().min(1).optional(),
@@ -131,6 +135,7 @@ const RawSchema = z
         ctx.addIssue({ code: 'custom', path: [`${system}-urls`], message: `${remote.join(', ')} is not loopback; pass --allow-remote to load it on purpose` });
       }
     }
+    if (raw['heap-snapshots'] && !raw.profile) ctx.addIssue({ code: 'custom', path: ['heap-snapshots'], message: '--heap-snapshots works with --profile' });
   });
 
 export type LoadgenMode = 'sweep' | 'fixed' | 'profile' | 'analyze' | 'help';
@@ -162,6 +167,7 @@ export interface LoadgenOptions {
   jwtSecret: string;
   nodeFlags: string[];
   heraldEnv: Record<string, string>;
+  heapSnapshots: boolean;
   analyzeFile?: string;
   outDir: string;
   jsonFile?: string;
@@ -191,6 +197,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
         'herald-env': { type: 'string', multiple: true },
         'allow-remote': { type: 'boolean' },
         profile: { type: 'boolean' },
+        'heap-snapshots': { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -235,6 +242,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     jwtSecret: raw['jwt-secret'] ?? randomBytes(24).toString('hex'),
     nodeFlags: raw['node-flags'],
     heraldEnv: raw['herald-env'],
+    heapSnapshots: raw['heap-snapshots'],
     analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,
     outDir: resolve(raw.out),
     jsonFile: raw.json ? resolve(raw.json) : undefined,

@@ -62,9 +62,11 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
   const session = await BenchSession.open({ ...options, rates: [rate] }, log, {
     nodeFlagsFor: (system: SystemName, index: number) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${system}-${index}.cpuprofile`],
     beforeConnect: async (target) => {
+      if (!options.heapSnapshots) return;
       await target.instances[0]?.process?.probe({ op: 'heap-snapshot', file: snapshot(target.system, 'before') }, 120_000);
     },
     afterConnect: async (target, connections) => {
+      if (!options.heapSnapshots) return;
       await target.instances[0]?.process?.probe({ op: 'heap-snapshot', file: snapshot(target.system, 'after') }, 120_000);
       snapshotConnections.set(target.system, connections[0] ?? 0);
     },
