@@ -11,7 +11,7 @@ import { renderLatencyChart, type ChartSeries } from './report/latency-chart.js'
 import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
 import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
 import { BenchSession, type Log } from './runner/bench-session.js';
-import { compareSystems, saturationFromRuns } from './runner/comparison.js';
+import { compareSystems, failedOnDelivery, ratePassed, saturationFromRuns } from './runner/comparison.js';
 import { SweepPlanner, type SweepStep, type SystemName } from './runner/sweep-planner.js';
 
 const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00' };
@@ -37,12 +37,18 @@ function settingsOf(options: LoadgenOptions): Record<string, unknown> {
 function describeRun(run: RunResult): string {
   const verdict = run.passed ? 'pass' : `FAIL (${run.failures.join(', ')})`;
   return (
-    `${run.system} @ ${run.rate}/s [${run.phase}]: ${run.deliveries.received}/${run.deliveries.expected} delivered, ` +
+    `${run.system} @ ${run.rate}/s [${run.phase}${run.attempt > 1 ? `, attempt ${run.attempt}` : ''}]: ${run.deliveries.received}/${run.deliveries.expected} delivered, ` +
     `p50 ${run.latencyMs.p50.toFixed(2)} ms, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${run.deliveriesPerSecond.toFixed(0)} deliveries/s: ${verdict}`
   );
 }
 
-async function runSteps(session: BenchSession, steps: () => SweepStep | undefined, record: (system: SystemName, step: SweepStep, run: RunResult) => void, log: Log): Promise<RunResult[]> {
+async function runSteps(
+  session: BenchSession,
+  steps: () => SweepStep | undefined,
+  record: (system: SystemName, step: SweepStep, passed: boolean) => void,
+  log: Log,
+  retries: number,
+): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   let reverse = false;
   for (let step = steps(); step; step = steps()) {
@@ -50,10 +56,16 @@ async function runSteps(session: BenchSession, steps: () => SweepStep | undefine
     const order = reverse ? [...step.systems].reverse() : step.systems;
     reverse = !reverse;
     for (const system of order) {
-      const run = await session.run(system, step.rate, step.phase);
-      runs.push(run);
-      record(system, step, run);
-      log(describeRun(run));
+      const attempts: RunResult[] = [];
+      // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
+      // more attempts. Loss and duplicates are never retried away.
+      do {
+        const run = await session.run(system, step.rate, step.phase, attempts.length + 1);
+        attempts.push(run);
+        runs.push(run);
+        log(describeRun(run));
+      } while (!attempts.at(-1)!.passed && !failedOnDelivery(attempts.at(-1)!) && attempts.length <= retries && step.phase !== 'compare');
+      record(system, step, ratePassed(attempts));
     }
   }
   return runs;
@@ -112,13 +124,13 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
         refineSteps: options.refineSteps,
         systems: options.systems,
       });
-      report.runs = await runSteps(session, () => planner.next(), (system, step, run) => planner.record(system, step.rate, run.passed, step.phase), log);
+      report.runs = await runSteps(session, () => planner.next(), (system, step, passed) => planner.record(system, step.rate, passed, step.phase), log, options.retries);
     } else {
       const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
       report.runs = await runSteps(session, () => {
         const rate = rates.shift();
         return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
-      }, () => undefined, log);
+      }, () => undefined, log, 0);
     }
   } finally {
     await session.close();

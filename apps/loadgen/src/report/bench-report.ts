@@ -18,6 +18,8 @@ export interface RunResult {
   system: SystemName;
   phase: SweepPhase;
   runId: string;
+  /** 1, or 2+ when the sweep ran the step again after a latency-only failure. */
+  attempt: number;
   /** Offered rate, notify commands per second. */
   rate: number;
   durationSeconds: number;

@@ -16,7 +16,7 @@ export function renderRuns(runs: readonly RunResult[]): string {
     runs.map((run) => [
       run.system,
       String(run.rate),
-      run.phase,
+      run.attempt > 1 ? `${run.phase} #${run.attempt}` : run.phase,
       String(run.connections.connectedAtStart),
       String(run.deliveries.expected),
       String(run.deliveries.received),

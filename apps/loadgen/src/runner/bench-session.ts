@@ -143,7 +143,7 @@ export class BenchSession {
   }
 
   /** Publishes at `rate` for the configured duration, waits for deliveries to drain, and reports. */
-  async run(system: SystemName, rate: number, phase: SweepPhase): Promise<RunResult> {
+  async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1): Promise<RunResult> {
     const target = this.target(system);
     const publisher = this.publishers.get(system)!;
     const setup = this.setups.find((entry) => entry.system === system)!;
@@ -223,6 +223,7 @@ export class BenchSession {
       system,
       phase,
       runId,
+      attempt,
       rate,
       durationSeconds,
       connections: { expected: setup.connections.expected, connectedAtStart, connectedAtEnd, disconnects },

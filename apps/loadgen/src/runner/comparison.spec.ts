@@ -9,6 +9,7 @@ function run(system: SystemName, rate: number, passed: boolean, p99: number, pha
     system,
     phase,
     runId: `${system}-${rate}`,
+    attempt: 1,
     rate,
     durationSeconds: 1,
     connections: { expected: 10, connectedAtStart: 10, connectedAtEnd: 10, disconnects: 0 },
@@ -45,6 +46,8 @@ describe('saturation and comparison', () => {
     run('herald', 3000, true, 60, 'refine'),
     run('herald', 500, true, 2, 'compare'),
     run('baseline', 500, true, 3, 'compare'),
+    run('baseline', 500, true, 40, 'compare'),
+    run('herald', 500, true, 30, 'compare'),
   ];
 
   it('takes the highest rate below the first failure, ignoring comparison runs', () => {
@@ -53,7 +56,14 @@ describe('saturation and comparison', () => {
     assert.deepEqual(saturationFromRuns('baseline', runs.slice(0, 2)), { system: 'baseline', rate: 1000, lowerBound: true });
   });
 
-  it('computes the ratios and which targets are met', () => {
+  it('lets a retry that passed clear a latency failure, never a loss', () => {
+    const retried = [run('herald', 1000, false, 150), run('herald', 1000, true, 50), run('herald', 2000, true, 60)];
+    assert.deepEqual(saturationFromRuns('herald', retried), { system: 'herald', rate: 2000, lowerBound: true });
+    const lossy = [run('herald', 1000, false, 50, 'escalate', 1), run('herald', 1000, true, 50)];
+    assert.deepEqual(saturationFromRuns('herald', lossy), { system: 'herald', rate: undefined, lowerBound: false });
+  });
+
+  it('computes the ratios (best of the comparison repetitions) and which targets are met', () => {
     const saturation = [saturationFromRuns('herald', runs), saturationFromRuns('baseline', runs)];
     const comparison = compareSystems(saturation, runs, [setup('herald', 30), setup('baseline', 40)]);
     assert.equal(comparison.saturationRatio, 3);

@@ -41,6 +41,8 @@ export class SweepPlanner {
   private escalateRate: number;
   private phase: 'escalate' | 'refine' | 'compare' | 'done' = 'escalate';
   private refineTurn = 0;
+  /** The comparison runs twice; the runner alternates the order, so each system goes first once. */
+  private comparesLeft = 2;
 
   constructor(private readonly settings: SweepSettings) {
     for (const system of settings.systems) this.progress.set(system, { refinesLeft: settings.refineSteps });
@@ -63,11 +65,11 @@ export class SweepPlanner {
       this.phase = 'compare';
     }
     if (this.phase === 'compare') {
-      this.phase = 'done';
       const baseline = this.saturation('baseline');
-      if (baseline !== undefined && this.settings.systems.includes('herald')) {
+      if (baseline !== undefined && this.settings.systems.includes('herald') && this.comparesLeft-- > 0) {
         return { rate: roundRate(baseline / 2), systems: [...this.settings.systems], phase: 'compare' };
       }
+      this.phase = 'done';
     }
     return undefined;
   }
