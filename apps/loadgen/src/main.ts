@@ -7,14 +7,12 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { HELP, OptionsError, parseLoadgenOptions, type LoadgenOptions } from './config/loadgen-options.js';
 import type { BenchReport, MachineInfo, RunResult } from './report/bench-report.js';
-import { renderLatencyChart, type ChartSeries } from './report/latency-chart.js';
+import { renderReportChart } from './report/report-chart.js';
 import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
 import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
 import { BenchSession, type Log } from './runner/bench-session.js';
 import { compareSystems, failedOnDelivery, ratePassed, saturationFromRuns } from './runner/comparison.js';
 import { SweepPlanner, type SweepStep, type SystemName } from './runner/sweep-planner.js';
-
-const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00' };
 
 function machineInfo(): MachineInfo {
   const cores = cpus();
@@ -71,33 +69,6 @@ async function runSteps(
   return runs;
 }
 
-function chart(report: BenchReport, options: LoadgenOptions): string {
-  const series: ChartSeries[] = [];
-  for (const system of options.systems) {
-    const runs = report.runs.filter((run) => run.system === system && run.latencyMs.count > 0);
-    for (const [stat, dashed] of [['p50', true], ['p99', false]] as const) {
-      series.push({
-        label: `${system} ${stat}`,
-        color: COLORS[system],
-        dashed,
-        points: runs.map((run) => ({ x: run.rate, y: run.latencyMs[stat], failed: !run.passed, separate: run.phase === 'compare' })),
-      });
-    }
-  }
-  return renderLatencyChart({
-    title: 'Delivery latency against publish rate',
-    subtitle: `${options.instances} instances, ${options.connections} connections, ${options.users} users, ${options.durationSeconds} s per run; ${report.machine.cpus} cores (${report.startedAt.slice(0, 10)})`,
-    xLabel: 'notify.user commands per second (log)',
-    yLabel: 'publish to client receipt, ms (log)',
-    series,
-    limit: { y: options.maxP99Ms, label: `p99 limit ${options.maxP99Ms} ms` },
-    separateNote: report.runs.some((run) => run.phase === 'compare') ? 'square: at half baseline sat.' : undefined,
-    markers: report.saturation.flatMap((entry) =>
-      entry.rate === undefined ? [] : [{ x: entry.rate, label: `${entry.system} sat.`, color: COLORS[entry.system] }],
-    ),
-  });
-}
-
 async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
@@ -142,7 +113,7 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
 
   await mkdir(options.outDir, { recursive: true });
   const chartFile = join(options.outDir, `${stamp}-${options.mode}.svg`);
-  await writeFile(chartFile, chart(report, options));
+  await writeFile(chartFile, renderReportChart(report));
   report.chartFile = chartFile;
   const jsonFile = options.jsonFile ?? join(options.outDir, `${stamp}-${options.mode}.json`);
   await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
@@ -168,6 +139,13 @@ async function main(): Promise<number> {
     case 'help':
       process.stdout.write(HELP);
       return 0;
+    case 'chart': {
+      const report = JSON.parse(await readFile(options.chartFrom!, 'utf8')) as BenchReport;
+      const file = options.chartFrom!.replace(/\.json$/, '') + '.svg';
+      await writeFile(file, renderReportChart(report));
+      process.stdout.write(`chart: ${file}\n`);
+      return 0;
+    }
     case 'analyze':
       process.stdout.write(`${await analyzeProfileFile(options.analyzeFile!, await readFile(options.analyzeFile!, 'utf8'))}\n`);
       return 0;

@@ -23,6 +23,11 @@ describe('parseLoadgenOptions', () => {
     const remote = parseLoadgenOptions(['--herald-urls', 'http://127.0.0.1:3000/,http://localhost:3001', '--herald-redis-url', 'redis://127.0.0.1:7000', '--jwt-secret', '0123456789abcdef']);
     assert.deepEqual(remote.remote.herald, { urls: ['http://127.0.0.1:3000', 'http://localhost:3001'], redisUrl: 'redis://127.0.0.1:7000' });
 
+    const chart = parseLoadgenOptions(['--chart', 'bench/results/run.json']);
+    assert.equal(chart.mode, 'chart');
+    assert.match(chart.chartFrom ?? '', /bench\/results\/run\.json$/);
+    assert.throws(() => parseLoadgenOptions(['--chart', 'run.svg']), /chart takes a \.json report/);
+
     const profile = parseLoadgenOptions(['--profile']);
     assert.equal(profile.mode, 'profile');
     assert.deepEqual(profile.systems, ['herald']);

@@ -23,6 +23,7 @@ Modes (default: sweep)
                              connect and list what each idle connection retains (Herald minus baseline too).
                              Snapshots disturb the CPU profile that follows: take them in a run of their own
   --analyze FILE             summarise an existing .cpuprofile or .heapprofile and exit
+  --chart FILE.json          draw the chart of an existing report again (FILE.svg next to it) and exit
   --help                     this text
 
 Load
@@ -121,6 +122,7 @@ const RawSchema = z
     profile: z.boolean().default(false),
     'heap-snapshots': z.boolean().default(false),
     analyze: z.string().min(1).optional(),
+    chart: z.string().regex(/\.json$/, 'chart takes a .json report').optional(),
     out: z.string().min(1).default(DEFAULT_RESULTS_DIR),
     json: z.string().min(1).optional(),
     quiet: z.boolean().default(false),
@@ -142,7 +144,7 @@ const RawSchema = z
     if (raw['heap-snapshots'] && !raw.profile) ctx.addIssue({ code: 'custom', path: ['heap-snapshots'], message: '--heap-snapshots works with --profile' });
   });
 
-export type LoadgenMode = 'sweep' | 'fixed' | 'profile' | 'analyze' | 'help';
+export type LoadgenMode = 'sweep' | 'fixed' | 'profile' | 'analyze' | 'chart' | 'help';
 
 export interface RemoteTargetSpec {
   urls: string[];
@@ -174,6 +176,7 @@ export interface LoadgenOptions {
   heraldEnv: Record<string, string>;
   heapSnapshots: boolean;
   analyzeFile?: string;
+  chartFrom?: string;
   outDir: string;
   jsonFile?: string;
   quiet: boolean;
@@ -186,7 +189,7 @@ export class OptionsError extends Error {
 const STRING_FLAGS = [
   'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
   'max-rate', 'refine', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
-  'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'out', 'json',
+  'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'chart', 'out', 'json',
 ] as const;
 
 /** Parses command line flags; throws an OptionsError that names every bad flag. */
@@ -223,7 +226,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     const redis = raw[`${system}-redis-url`];
     if (urls && redis) remote[system] = { urls, redisUrl: redis };
   }
-  const mode: LoadgenMode = raw.analyze ? 'analyze' : raw.profile ? 'profile' : raw.rates ? 'fixed' : 'sweep';
+  const mode: LoadgenMode = raw.analyze ? 'analyze' : raw.chart ? 'chart' : raw.profile ? 'profile' : raw.rates ? 'fixed' : 'sweep';
   return {
     mode,
     // A profile is of Herald unless systems are named explicitly (profiling the baseline shows what bare socket.io costs).
@@ -250,6 +253,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     heraldEnv: raw['herald-env'],
     heapSnapshots: raw['heap-snapshots'],
     analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,
+    chartFrom: raw.chart ? resolve(raw.chart) : undefined,
     outDir: resolve(raw.out),
     jsonFile: raw.json ? resolve(raw.json) : undefined,
     quiet: raw.quiet,
