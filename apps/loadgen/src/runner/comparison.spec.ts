@@ -82,4 +82,14 @@ describe('saturation and comparison', () => {
     );
     assert.deepEqual(worse.targetsMet, { saturation: false, p99AtHalfBaseline: false, memoryPerConnection: false, zeroLossUpToSaturation: true });
   });
+
+  it('does not rank saturation when neither system failed', () => {
+    const unbounded = compareSystems(
+      [{ system: 'herald', rate: 3000, lowerBound: true }, { system: 'baseline', rate: 3000, lowerBound: true }],
+      [run('herald', 3000, true, 9), run('baseline', 3000, true, 3)],
+      [],
+    );
+    assert.equal(unbounded.saturationRatio, undefined);
+    assert.equal(unbounded.targetsMet?.saturation, undefined);
+  });
 });

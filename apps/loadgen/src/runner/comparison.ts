@@ -44,7 +44,9 @@ export function compareSystems(saturation: readonly SystemSaturation[], runs: re
   const baseline = find('baseline');
   if (!herald || !baseline) return {};
   const comparison: Comparison = {};
-  if (herald.rate !== undefined && baseline.rate !== undefined) comparison.saturationRatio = herald.rate / baseline.rate;
+  // Two lower bounds (neither system failed) say nothing about which saturates first.
+  const bothUnbounded = herald.lowerBound && baseline.lowerBound;
+  if (herald.rate !== undefined && baseline.rate !== undefined && !bothUnbounded) comparison.saturationRatio = herald.rate / baseline.rate;
 
   const compareRuns = runs.filter((run) => run.phase === 'compare');
   const atHalf = (system: SystemName) => compareRuns.filter((run) => run.system === system);
@@ -72,7 +74,9 @@ export function compareSystems(saturation: readonly SystemSaturation[], runs: re
   });
   comparison.targetsMet = {
     // Herald must not fail below a rate the baseline sustained; a baseline that never failed cannot be beaten on this.
-    saturation: herald.rate !== undefined && (baseline.rate === undefined || (herald.rate >= baseline.rate && !(baseline.lowerBound && !herald.lowerBound))),
+    saturation: bothUnbounded
+      ? undefined
+      : herald.rate !== undefined && (baseline.rate === undefined || (herald.rate >= baseline.rate && !(baseline.lowerBound && !herald.lowerBound))),
     p99AtHalfBaseline: comparison.p99AtHalfBaselineMs ? comparison.p99AtHalfBaselineMs.herald <= comparison.p99AtHalfBaselineMs.baseline : undefined,
     memoryPerConnection: comparison.rssKbPerConnection ? comparison.rssKbPerConnection.herald <= comparison.rssKbPerConnection.baseline : undefined,
     zeroLossUpToSaturation: zeroLoss,
