@@ -11,3 +11,4 @@ export * from './metrics-scrape.js';
 export * from './observability-files.js';
 export * from './prometheus-process.js';
 export * from './promtool.js';
+export * from './loadgen.js';

@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DEFAULT_RESULTS_DIR } from '../paths.js';
+import { SYSTEM_NAMES, type SystemName } from '../runner/sweep-planner.js';
+
+export const HELP = `Herald benchmark: delivery throughput, latency and memory of Herald against a bare socket.io baseline.
+
+Usage: npm run bench -- [flags]
+
+Modes (default: sweep)
+  (no mode flag)             sweep: escalate the rate until each system saturates (loss, duplicates or
+                             p99 over --max-p99), bisect, then compare both at half the baseline's saturation
+                             (twice, interleaved; the better p99 of each system counts)
+  --rates R1,R2,...          run exactly these rates (commands/s) instead of searching
+  --repeat N                 with --rates: run each rate N times (interleaved); the summary gives medians, the
+                             steadier figures for before/after comparisons on a noisy machine (default 1)
+  --profile                  run Herald (or the --systems given) at the first --rates value (default 1000) with
+                             --cpu-prof and allocation sampling on every instance; writes the profiles and prints
+                             where the time goes during the load window
+  --heap-snapshots           with --profile: also take heap snapshots on instance 0 before and after the clients
+                             connect and list what each idle connection retains (Herald minus baseline too).
+                             Snapshots disturb the CPU profile that follows: take them in a run of their own
+  --analyze FILE             summarise an existing .cpuprofile or .heapprofile and exit
+  --chart FILE.json          draw the chart of an existing report again (FILE.svg next to it) and exit
+  --help                     this text
+
+Load
+  --systems LIST             herald,baseline (default both; runs interleave per rate, order alternating)
+  --instances N              instances per system (default 2)
+  --connections C            socket.io connections per system (default 2000)
+  --users U                  distinct users; each has about C/U devices on different instances (default 1000)
+  --workers W                client worker processes (default 2)
+  --duration S               seconds of publishing per run (default 4)
+  --payload-bytes B          padding in each notification's data (default 100)
+  --start-rate R             first sweep rate (default 1000)
+  --rate-factor F            sweep escalation factor (default 1.5)
+  --max-rate R               highest sweep rate (default 20000)
+  --refine N                 bisection steps per system after the escalation (default 1)
+  --retries N                sweep: attempts more for a run that failed on latency alone (a shared machine has
+                             bursts); a rate passes if an attempt passes. Loss and duplicates are never retried (default 1)
+  --max-p99 MS               latency limit of a passing run (default 100)
+  --drain-timeout S          after publishing, how long to wait for deliveries still under way (default 10)
+  --connect-timeout S        per connection handshake (default 20)
+
+Targets (default: the harness starts its own redis-server and instances on loopback)
+  --herald-urls URLS         comma-separated base URLs of running gateways (needs --herald-redis-url)
+  --herald-redis-url URL     the Redis those gateways listen on
+  --baseline-urls URLS       same for baseline servers (bench/baseline/baseline-server.ts)
+  --baseline-redis-url URL
+  --jwt-secret SECRET        HS256 secret the targets accept (default: random, given to the servers it starts)
+  --allow-remote             allow targets outside 127.0.0.0/8 (refused by default: a load generator
+                             should not point at production by accident)
+  --node-flags "FLAGS"       extra node flags for every instance the harness starts
+  --herald-env KEY=VALUE     extra environment for the gateways it starts (repeatable), e.g. LOG_LEVEL=warn
+
+Output
+  --out DIR                  where JSON results, the SVG chart and profiles go (default bench/results)
+  --json FILE                exact path of the JSON report
+  --quiet                    no progress lines on stderr
+
+Bigger runs: raise --connections/--users/--instances and --workers together (a worker holds a few thousand
+connections comfortably), and give it more cores; see docs/performance.md.
+`;
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be positive`);
+const positiveNumber = (name: string) => z.coerce.number({ error: `${name} must be a number` }).positive(`${name} must be positive`);
+
+const urlList = (name: string) =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((item) => item.trim().replace(/\/+$/, '')).filter((item) => item.length > 0))
+    .refine((urls) => urls.length > 0, `${name} needs at least one URL`)
+    .refine((urls) => urls.every((url) => /^https?:\/\//.test(url) && URL.canParse(url)), `${name} must be http(s) URLs`);
+
+const redisUrl = (name: string) => z.string().refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), `${name} must be a redis:// URL`);
+
+const RawSchema = z
+  .object({
+    systems: z
+      .string()
+      .default(SYSTEM_NAMES.join(','))
+      .transform((value) => [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item.length > 0))])
+      .pipe(z.array(z.enum(SYSTEM_NAMES, { error: `systems must be among ${SYSTEM_NAMES.join(', ')}` })).min(1, 'systems must name at least one system')),
+    instances: positiveInt('instances').max(64).default(2),
+    connections: positiveInt('connections').max(200_000).default(2000),
+    users: positiveInt('users').default(1000),
+    workers: positiveInt('workers').max(64).default(2),
+    duration: positiveNumber('duration').max(3600).default(4),
+    'payload-bytes': z.coerce.number().int().min(0).max(60_000).default(100),
+    rates: z
+      .string()
+      .transform((value) => value.split(',').map((item) => Number(item.trim())))
+      .refine((rates) => rates.length > 0 && rates.every((rate) => Number.isFinite(rate) && rate > 0), 'rates must be positive numbers, e.g. 500,1000')
+      .optional(),
+    'start-rate': positiveNumber('start-rate').default(1000),
+    'rate-factor': z.coerce.number().gt(1, 'rate-factor must be greater than 1').max(10).default(1.5),
+    'max-rate': positiveNumber('max-rate').default(20_000),
+    refine: z.coerce.number().int().min(0).max(10).default(1),
+    repeat: positiveInt('repeat').max(50).default(1),
+    retries: z.coerce.number().int().min(0).max(5).default(1),
+    'max-p99': positiveNumber('max-p99').default(100),
+    'drain-timeout': positiveNumber('drain-timeout').default(10),
+    'connect-timeout': positiveNumber('connect-timeout').default(20),
+    'herald-urls': urlList('herald-urls').optional(),
+    'herald-redis-url': redisUrl('herald-redis-url').optional(),
+    'baseline-urls': urlList('baseline-urls').optional(),
+    'baseline-redis-url': redisUrl('baseline-redis-url').optional(),
+    'jwt-secret': z.string().min(16, 'jwt-secret must be at least 16 characters').optional(),
+    'allow-remote': z.boolean().default(false),
+    'node-flags': z
+      .string()
+      .transform((value) => value.split(/\s+/).filter((flag) => flag.length > 0))
+      .refine((flags) => flags.every((flag) => flag.startsWith('-')), 'node-flags must be node options, e.g. "--max-old-space-size=512"')
+      .default([]),
+    'herald-env': z
+      .array(z.string().regex(/^[A-Z_][A-Z0-9_]*=/, 'herald-env must be KEY=VALUE'))
+      .default([])
+      .transform((pairs) => Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))),
+    profile: z.boolean().default(false),
+    'heap-snapshots': z.boolean().default(false),
+    analyze: z.string().min(1).optional(),
+    chart: z.string().regex(/\.json$/, 'chart takes a .json report').optional(),
+    out: z.string().min(1).default(DEFAULT_RESULTS_DIR),
+    json: z.string().min(1).optional(),
+    quiet: z.boolean().default(false),
+  })
+  .superRefine((raw, ctx) => {
+    if (raw.users > raw.connections) ctx.addIssue({ code: 'custom', path: ['users'], message: 'users cannot exceed connections (every user needs a device)' });
+    for (const system of SYSTEM_NAMES) {
+      const urls = raw[`${system}-urls`];
+      const redis = raw[`${system}-redis-url`];
+      if (urls && !redis) ctx.addIssue({ code: 'custom', path: [`${system}-redis-url`], message: `--${system}-urls needs --${system}-redis-url` });
+      if (!urls && redis) ctx.addIssue({ code: 'custom', path: [`${system}-urls`], message: `--${system}-redis-url needs --${system}-urls` });
+      if (urls && !raw['jwt-secret']) ctx.addIssue({ code: 'custom', path: ['jwt-secret'], message: `--${system}-urls needs --jwt-secret (the secret those servers accept)` });
+      const hosts = [...(urls ?? []), ...(redis ? [redis] : [])].map((url) => new URL(url).hostname);
+      const remote = hosts.filter((host) => !/^127\.\d+\.\d+\.\d+$/.test(host) && host !== 'localhost' && host !== '[::1]');
+      if (remote.length > 0 && !raw['allow-remote']) {
+        ctx.addIssue({ code: 'custom', path: [`${system}-urls`], message: `${remote.join(', ')} is not loopback; pass --allow-remote to load it on purpose` });
+      }
+    }
+    if (raw['heap-snapshots'] && !raw.profile) ctx.addIssue({ code: 'custom', path: ['heap-snapshots'], message: '--heap-snapshots works with --profile' });
+  });
+
+export type LoadgenMode = 'sweep' | 'fixed' | 'profile' | 'analyze' | 'chart' | 'help';
+
+export interface RemoteTargetSpec {
+  urls: string[];
+  redisUrl: string;
+}
+
+export interface LoadgenOptions {
+  mode: LoadgenMode;
+  systems: SystemName[];
+  instances: number;
+  connections: number;
+  users: number;
+  workers: number;
+  durationSeconds: number;
+  payloadBytes: number;
+  rates: number[];
+  startRate: number;
+  rateFactor: number;
+  maxRate: number;
+  refineSteps: number;
+  repeat: number;
+  retries: number;
+  maxP99Ms: number;
+  drainTimeoutSeconds: number;
+  connectTimeoutSeconds: number;
+  remote: Partial<Record<SystemName, RemoteTargetSpec>>;
+  jwtSecret: string;
+  nodeFlags: string[];
+  heraldEnv: Record<string, string>;
+  heapSnapshots: boolean;
+  analyzeFile?: string;
+  chartFrom?: string;
+  outDir: string;
+  jsonFile?: string;
+  quiet: boolean;
+}
+
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+}
+
+const STRING_FLAGS = [
+  'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
+  'max-rate', 'refine', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
+  'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'chart', 'out', 'json',
+] as const;
+
+/** Parses command line flags; throws an OptionsError that names every bad flag. */
+export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(STRING_FLAGS.map((flag) => [flag, { type: 'string' as const }])),
+        'herald-env': { type: 'string', multiple: true },
+        'allow-remote': { type: 'boolean' },
+        profile: { type: 'boolean' },
+        'heap-snapshots': { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new OptionsError(`${error instanceof Error ? error.message : String(error)} (see --help)`);
+  }
+  if (values['help']) return { ...parseLoadgenOptions([]), mode: 'help' };
+  const result = RawSchema.safeParse(values);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `--${String(issue.path[0] ?? 'flags')}: ${issue.message}`);
+    throw new OptionsError(`Invalid flags: ${problems.join('; ')} (see --help)`);
+  }
+  const raw = result.data;
+  const remote: Partial<Record<SystemName, RemoteTargetSpec>> = {};
+  for (const system of SYSTEM_NAMES) {
+    const urls = raw[`${system}-urls`];
+    const redis = raw[`${system}-redis-url`];
+    if (urls && redis) remote[system] = { urls, redisUrl: redis };
+  }
+  const mode: LoadgenMode = raw.analyze ? 'analyze' : raw.chart ? 'chart' : raw.profile ? 'profile' : raw.rates ? 'fixed' : 'sweep';
+  return {
+    mode,
+    // A profile is of Herald unless systems are named explicitly (profiling the baseline shows what bare socket.io costs).
+    systems: mode === 'profile' && values['systems'] === undefined ? ['herald'] : raw.systems,
+    instances: raw.instances,
+    connections: raw.connections,
+    users: raw.users,
+    workers: raw.workers,
+    durationSeconds: raw.duration,
+    payloadBytes: raw['payload-bytes'],
+    rates: raw.rates ?? (mode === 'profile' ? [1000] : []),
+    startRate: raw['start-rate'],
+    rateFactor: raw['rate-factor'],
+    maxRate: raw['max-rate'],
+    refineSteps: raw.refine,
+    repeat: raw.repeat,
+    retries: raw.retries,
+    maxP99Ms: raw['max-p99'],
+    drainTimeoutSeconds: raw['drain-timeout'],
+    connectTimeoutSeconds: raw['connect-timeout'],
+    remote,
+    jwtSecret: raw['jwt-secret'] ?? randomBytes(24).toString('hex'),
+    nodeFlags: raw['node-flags'],
+    heraldEnv: raw['herald-env'],
+    heapSnapshots: raw['heap-snapshots'],
+    analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,
+    chartFrom: raw.chart ? resolve(raw.chart) : undefined,
+    outDir: resolve(raw.out),
+    jsonFile: raw.json ? resolve(raw.json) : undefined,
+    quiet: raw.quiet,
+  };
+}

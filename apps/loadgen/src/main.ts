@@ -1,0 +1,168 @@
+/**
+ * `npm run bench`: Herald against a bare socket.io baseline, same machine, same clients, same rates, interleaved.
+ * See --help and docs/performance.md.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { HELP, OptionsError, parseLoadgenOptions, type LoadgenOptions } from './config/loadgen-options.js';
+import type { BenchReport, MachineInfo, RunResult } from './report/bench-report.js';
+import { renderReportChart } from './report/report-chart.js';
+import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
+import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
+import { BenchSession, type Log } from './runner/bench-session.js';
+import { compareSystems, failedOnDelivery, ratePassed, saturationFromRuns } from './runner/comparison.js';
+import { SweepPlanner, type SweepStep, type SystemName } from './runner/sweep-planner.js';
+
+function machineInfo(): MachineInfo {
+  const cores = cpus();
+  return {
+    cpus: cores.length,
+    cpuModel: cores[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    kernel: release(),
+    node: process.version,
+    loadAverageAtStart: loadavg(),
+  };
+}
+
+/** Settings worth keeping with the figures (never the JWT secret). */
+function settingsOf(options: LoadgenOptions): Record<string, unknown> {
+  const { jwtSecret: _secret, ...rest } = options;
+  return rest;
+}
+
+function describeRun(run: RunResult): string {
+  const verdict = run.passed ? 'pass' : `FAIL (${run.failures.join(', ')})`;
+  return (
+    `${run.system} @ ${run.rate}/s [${run.phase}${run.attempt > 1 ? `, attempt ${run.attempt}` : ''}]: ${run.deliveries.received}/${run.deliveries.expected} delivered, ` +
+    `p50 ${run.latencyMs.p50.toFixed(2)} ms, p99 ${run.latencyMs.p99.toFixed(2)} ms, ${run.deliveriesPerSecond.toFixed(0)} deliveries/s: ${verdict}`
+  );
+}
+
+async function runSteps(
+  session: BenchSession,
+  steps: () => SweepStep | undefined,
+  record: (system: SystemName, step: SweepStep, passed: boolean) => void,
+  log: Log,
+  retries: number,
+): Promise<RunResult[]> {
+  const runs: RunResult[] = [];
+  let reverse = false;
+  for (let step = steps(); step; step = steps()) {
+    // Alternate which system goes first, so neither always runs on a machine the other just warmed (or loaded).
+    const order = reverse ? [...step.systems].reverse() : step.systems;
+    reverse = !reverse;
+    for (const system of order) {
+      const attempts: RunResult[] = [];
+      // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
+      // more attempts. Loss and duplicates are never retried away.
+      do {
+        const run = await session.run(system, step.rate, step.phase, attempts.length + 1);
+        attempts.push(run);
+        runs.push(run);
+        log(describeRun(run));
+      } while (!attempts.at(-1)!.passed && !failedOnDelivery(attempts.at(-1)!) && attempts.length <= retries && step.phase !== 'compare');
+      record(system, step, ratePassed(attempts));
+    }
+  }
+  return runs;
+}
+
+async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const report: BenchReport = {
+    kind: 'herald-bench',
+    version: 1,
+    mode: options.mode,
+    startedAt: startedAt.toISOString(),
+    machine: machineInfo(),
+    settings: settingsOf(options),
+    setups: [],
+    runs: [],
+    saturation: [],
+    comparison: {},
+  };
+  const session = await BenchSession.open(options, log);
+  try {
+    report.setups = session.setups;
+    if (options.mode === 'sweep') {
+      const planner = new SweepPlanner({
+        startRate: options.startRate,
+        factor: options.rateFactor,
+        maxRate: options.maxRate,
+        refineSteps: options.refineSteps,
+        systems: options.systems,
+      });
+      report.runs = await runSteps(session, () => planner.next(), (system, step, passed) => planner.record(system, step.rate, passed, step.phase), log, options.retries);
+    } else {
+      const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
+      report.runs = await runSteps(session, () => {
+        const rate = rates.shift();
+        return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
+      }, () => undefined, log, 0);
+    }
+  } finally {
+    await session.close();
+  }
+  report.saturation = options.systems.map((system) => saturationFromRuns(system, report.runs));
+  report.comparison = compareSystems(report.saturation, report.runs, report.setups);
+  report.finishedAt = new Date().toISOString();
+  report.machine.loadAverageAtEnd = loadavg();
+
+  await mkdir(options.outDir, { recursive: true });
+  const chartFile = join(options.outDir, `${stamp}-${options.mode}.svg`);
+  await writeFile(chartFile, renderReportChart(report));
+  report.chartFile = chartFile;
+  const jsonFile = options.jsonFile ?? join(options.outDir, `${stamp}-${options.mode}.json`);
+  await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+
+  const medians = options.mode === 'fixed' && options.repeat > 1 ? `\n\n${renderMedians(report.runs)}` : '';
+  process.stdout.write(`\n${renderSetups(report.setups)}\n\n${renderRuns(report.runs)}${medians}\n\n${renderSummary(report)}\n`);
+  process.stdout.write(`\nreport: ${jsonFile}\nchart: ${chartFile}\n`);
+}
+
+async function main(): Promise<number> {
+  let options: LoadgenOptions;
+  try {
+    options = parseLoadgenOptions(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof OptionsError) {
+      process.stderr.write(`${error.message}\n`);
+      return 64; // EX_USAGE
+    }
+    throw error;
+  }
+  const log: Log = options.quiet ? () => undefined : (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  switch (options.mode) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'chart': {
+      const report = JSON.parse(await readFile(options.chartFrom!, 'utf8')) as BenchReport;
+      const file = options.chartFrom!.replace(/\.json$/, '') + '.svg';
+      await writeFile(file, renderReportChart(report));
+      process.stdout.write(`chart: ${file}\n`);
+      return 0;
+    }
+    case 'analyze':
+      process.stdout.write(`${await analyzeProfileFile(options.analyzeFile!, await readFile(options.analyzeFile!, 'utf8'))}\n`);
+      return 0;
+    case 'profile':
+      await profileSession(options, log);
+      return 0;
+    case 'sweep':
+    case 'fixed':
+      await benchmark(options, log);
+      return 0;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { cpuSecondsOf, parseCpuSeconds, parseRssKb, rssKbOf } from './proc-stats.js';
+
+describe('/proc parsing', () => {
+  it('reads utime + stime even when the command name has spaces and parentheses', () => {
+    const stat = '4242 (node (main) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 11 0 100 1000000 5000';
+    assert.equal(parseCpuSeconds(stat, 100), 3);
+  });
+
+  it('reads VmRSS and refuses text without it', () => {
+    assert.equal(parseRssKb('Name:\tnode\nVmRSS:\t  123456 kB\nThreads:\t7\n'), 123456);
+    assert.throws(() => parseRssKb('Name:\tzombie\n'), /no VmRSS/);
+  });
+
+  it('measures this very process', () => {
+    assert.ok(rssKbOf(process.pid) > 1000);
+    assert.ok(cpuSecondsOf(process.pid) >= 0);
+  });
+});

@@ -1,0 +1,283 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { NOTIFICATIONS_NAMESPACE } from '@herald/contracts';
+import type { LoadgenOptions } from '../config/loadgen-options.js';
+import { rssKbOf, tryCpuSecondsOf } from '../processes/proc-stats.js';
+import type { ProbeSample } from '../processes/probe-protocol.js';
+import type { NotificationPublisher } from '../publish/notification-publisher.js';
+import { publishAtRate } from '../publish/rate-pacer.js';
+import type { InstanceRunFigures, InstanceSetupFigures, RunResult, SetupFigures } from '../report/bench-report.js';
+import { summarizeLatencies } from '../report/latency-stats.js';
+import { remoteTarget, startLocalTarget, type TargetSystem } from '../targets/target-system.js';
+import { WorkerPool } from '../workers/worker-pool.js';
+import { layoutDevices } from '../workers/workload.js';
+import type { SweepPhase, SystemName } from './sweep-planner.js';
+
+export type Log = (line: string) => void;
+
+/** Stop draining when nothing arrived for this long: what has not come by then is lost. */
+const DRAIN_IDLE_MS = 3000;
+
+export interface SessionHooks {
+  /** Runs right before publishing starts / right after draining ends, on every local instance (profiling). */
+  beforeLoad?: (target: TargetSystem) => Promise<void>;
+  afterLoad?: (target: TargetSystem, windows: Array<{ startUs: number; endUs: number } | undefined>) => Promise<void>;
+  nodeFlagsFor?: (system: SystemName, index: number) => string[];
+  /** Runs right before / right after a system's clients connect (heap snapshots). */
+  beforeConnect?: (target: TargetSystem) => Promise<void>;
+  afterConnect?: (target: TargetSystem, connectionsPerInstance: number[]) => Promise<void>;
+}
+
+/**
+ * One benchmark session: both systems started (or reached by URL), clients connected once per system and kept,
+ * then any number of runs. Client connections stay open across runs, so each run measures delivery only.
+ */
+export class BenchSession {
+  private readonly targets = new Map<SystemName, TargetSystem>();
+  private readonly publishers = new Map<SystemName, NotificationPublisher>();
+  readonly setups: SetupFigures[] = [];
+  private runCounter = 0;
+
+  private constructor(
+    private readonly options: LoadgenOptions,
+    private readonly workers: WorkerPool,
+    private readonly log: Log,
+    private readonly hooks: SessionHooks,
+  ) {}
+
+  static async open(options: LoadgenOptions, log: Log, hooks: SessionHooks = {}): Promise<BenchSession> {
+    const session = new BenchSession(options, WorkerPool.start(options.workers), log, hooks);
+    try {
+      for (const system of options.systems) await session.startTarget(system);
+      // Connect one system at a time so each one's memory is measured while the other sits idle.
+      for (const system of options.systems) session.setups.push(await session.connectClients(system));
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  target(system: SystemName): TargetSystem {
+    const target = this.targets.get(system);
+    if (!target) throw new Error(`${system} is not part of this session`);
+    return target;
+  }
+
+  private async startTarget(system: SystemName): Promise<void> {
+    const remote = this.options.remote[system];
+    this.log(remote ? `${system}: targeting ${remote.urls.join(', ')}` : `${system}: starting redis-server and ${this.options.instances} instance(s)`);
+    const target = remote
+      ? await remoteTarget(system, remote.urls, remote.redisUrl)
+      : await startLocalTarget(system, {
+          instances: this.options.instances,
+          jwtSecret: this.options.jwtSecret,
+          nodeFlags: this.options.nodeFlags,
+          heraldEnv: this.options.heraldEnv,
+          nodeFlagsFor: this.hooks.nodeFlagsFor ? (index: number) => this.hooks.nodeFlagsFor!(system, index) : undefined,
+        });
+    this.targets.set(system, target);
+    this.publishers.set(system, await target.createPublisher());
+  }
+
+  private async memory(target: TargetSystem): Promise<Array<{ rssKb?: number; heapKb?: number }>> {
+    return Promise.all(
+      target.instances.map(async ({ process: instance }) => {
+        if (!instance?.pid) return {};
+        await instance.probe({ op: 'gc' });
+        const sample = await instance.sample();
+        return { rssKb: rssKbOf(instance.pid), heapKb: Math.round(sample.heapUsedBytes / 1024) };
+      }),
+    );
+  }
+
+  private async connectClients(system: SystemName): Promise<SetupFigures> {
+    const target = this.target(system);
+    const urls = target.instances.map((instance) => instance.url);
+    const devices = layoutDevices(this.options.connections, this.options.users, urls);
+    const before = await this.memory(target);
+    await this.hooks.beforeConnect?.(target);
+    this.log(`${system}: connecting ${devices.length} clients (${this.options.users} users) over ${this.options.workers} worker(s)`);
+    const started = performance.now();
+    const result = await this.workers.connect(system, NOTIFICATIONS_NAMESPACE, devices, this.options.jwtSecret, this.options.connectTimeoutSeconds * 1000);
+    const connectSeconds = (performance.now() - started) / 1000;
+    this.log(`${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`);
+    const after = await this.memory(target);
+    await this.hooks.afterConnect?.(target, urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length));
+    const instances: InstanceSetupFigures[] = target.instances.map((instance, index) => {
+      const connections = devices.filter((device) => device.instanceIndex === index).length;
+      const rssBefore = before[index]?.rssKb;
+      const rssAfter = after[index]?.rssKb;
+      const heapBefore = before[index]?.heapKb;
+      const heapAfter = after[index]?.heapKb;
+      return {
+        name: `${system}-${index}`,
+        pid: instance.process?.pid,
+        connections,
+        rssBeforeKb: rssBefore,
+        rssAfterKb: rssAfter,
+        heapBeforeKb: heapBefore,
+        heapAfterKb: heapAfter,
+        rssKbPerConnection: rssBefore !== undefined && rssAfter !== undefined && connections > 0 ? (rssAfter - rssBefore) / connections : undefined,
+        heapKbPerConnection: heapBefore !== undefined && heapAfter !== undefined && connections > 0 ? (heapAfter - heapBefore) / connections : undefined,
+      };
+    });
+    const mean = (values: Array<number | undefined>): number | undefined => {
+      const known = values.filter((value): value is number => value !== undefined);
+      return known.length === values.length && known.length > 0 ? known.reduce((sum, value) => sum + value, 0) / known.length : undefined;
+    };
+    return {
+      system,
+      connections: { expected: devices.length, connected: result.connected, failed: result.failed, errors: result.errors },
+      connectSeconds,
+      instances,
+      rssKbPerConnection: mean(instances.map((instance) => instance.rssKbPerConnection)),
+      heapKbPerConnection: mean(instances.map((instance) => instance.heapKbPerConnection)),
+    };
+  }
+
+  private loadgenCpuSeconds(): number {
+    const own = process.cpuUsage();
+    const workers = this.workers.pids.reduce((sum, pid) => sum + (tryCpuSecondsOf(pid) ?? 0), 0);
+    return (own.user + own.system) / 1e6 + workers;
+  }
+
+  /** Publishes at `rate` for the configured duration, waits for deliveries to drain, and reports. */
+  async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1): Promise<RunResult> {
+    const target = this.target(system);
+    const publisher = this.publishers.get(system)!;
+    const setup = this.setups.find((entry) => entry.system === system)!;
+    const { users, durationSeconds } = this.options;
+    const runId = `${system}-${++this.runCounter}-${randomBytes(3).toString('hex')}`;
+    const expectedPerDevice = Math.ceil((rate * durationSeconds) / users) + 1;
+    const connectedAtStart = await this.workers.beginRun(system, runId, users, expectedPerDevice);
+
+    const pids = target.instances.map((instance) => instance.process?.pid);
+    const cpuBefore = pids.map(tryCpuSecondsOf);
+    const redisBefore = tryCpuSecondsOf(target.redisPid);
+    const loadgenBefore = this.loadgenCpuSeconds();
+    const startSamples = await this.sampleInstances(target); // also restarts the event loop histograms
+    await this.hooks.beforeLoad?.(target);
+
+    const pace = await publishAtRate(publisher, { rate, durationSeconds, users, runId, padBytes: this.options.payloadBytes });
+    const progress = await this.drain(pace.published);
+
+    const endSamples = await this.sampleInstances(target);
+    await this.hooks.afterLoad?.(
+      target,
+      startSamples.map((start, index) => (start && endSamples[index] ? { startUs: start.hrtimeUs, endUs: endSamples[index]!.hrtimeUs } : undefined)),
+    );
+    const cpuAfter = pids.map(tryCpuSecondsOf);
+    const redisAfter = tryCpuSecondsOf(target.redisPid);
+    const loadgenCpu = this.loadgenCpuSeconds() - loadgenBefore;
+    const summaries = await this.workers.endRun(pace.published);
+
+    const sum = (pick: (summary: (typeof summaries)[number]) => number): number => summaries.reduce((total, summary) => total + pick(summary), 0);
+    const lastReceiptUs = Math.max(0, ...summaries.map((summary) => summary.lastReceiptUs));
+    const windowSeconds = Math.max(pace.endUs, lastReceiptUs) / 1e6 - pace.startUs / 1e6;
+    const deliveries = {
+      expected: sum((summary) => summary.expected),
+      received: sum((summary) => summary.received),
+      lost: sum((summary) => summary.lost),
+      duplicates: sum((summary) => summary.duplicates),
+      misdelivered: sum((summary) => summary.misdelivered),
+      stale: sum((summary) => summary.stale),
+    };
+    const latencyMs = summarizeLatencies(summaries.map((summary) => summary.latenciesMs));
+    const instances: InstanceRunFigures[] = target.instances.map((_, index) => {
+      const delivered = sum((summary) => summary.perInstance[index] ?? 0);
+      const before = cpuBefore[index];
+      const after = cpuAfter[index];
+      const cpuSeconds = before !== undefined && after !== undefined ? after - before : undefined;
+      const pid = pids[index];
+      return {
+        name: `${system}-${index}`,
+        pid,
+        deliveries: delivered,
+        cpuSeconds,
+        cpuSecondsPer10kDeliveries: cpuSeconds !== undefined && delivered > 0 ? (cpuSeconds / delivered) * 10_000 : undefined,
+        eventLoopLagP99Ms: endSamples[index]?.lag.p99Ms,
+        eventLoopLagMaxMs: endSamples[index]?.lag.maxMs,
+        rssKb: pid !== undefined ? safeRss(pid) : undefined,
+      };
+    });
+    const connectedAtEnd = sum((summary) => summary.connectedAtEnd);
+    const disconnects = sum((summary) => summary.disconnects);
+    const failures: string[] = [];
+    if (connectedAtStart < setup.connections.expected) failures.push(`only ${connectedAtStart}/${setup.connections.expected} clients connected`);
+    if (disconnects > 0) failures.push(`${disconnects} client(s) disconnected during the run`);
+    if (deliveries.lost > 0) failures.push(`${deliveries.lost} lost`);
+    if (deliveries.duplicates > 0) failures.push(`${deliveries.duplicates} duplicates`);
+    if (deliveries.misdelivered > 0) failures.push(`${deliveries.misdelivered} misdelivered`);
+    if (pace.published > 0 && deliveries.expected === 0) failures.push('nothing was expected: no client of a targeted user is connected');
+    const publishErrors = publisher.errors;
+    if (publishErrors > 0) failures.push(`${publishErrors} publish errors`);
+    if (!(latencyMs.p99 < this.options.maxP99Ms)) failures.push(`p99 ${latencyMs.p99.toFixed(1)} ms >= ${this.options.maxP99Ms} ms`);
+    const warnings: string[] = [];
+    if (pace.lateMs.p99 > 5) warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
+    if (!progress.complete) warnings.push(`stopped waiting for deliveries after ${progress.waitedSeconds.toFixed(1)} s`);
+    const workerLag = Math.max(0, ...summaries.map((summary) => summary.lagP99Ms));
+    if (workerLag > 50) warnings.push(`client workers were busy (event loop lag p99 ${workerLag.toFixed(0)} ms): add --workers`);
+
+    return {
+      system,
+      phase,
+      runId,
+      attempt,
+      rate,
+      durationSeconds,
+      connections: { expected: setup.connections.expected, connectedAtStart, connectedAtEnd, disconnects },
+      published: pace.published,
+      publishErrors,
+      publisherLateMs: { p99: pace.lateMs.p99, max: pace.lateMs.max },
+      deliveries,
+      windowSeconds,
+      deliveriesPerSecond: windowSeconds > 0 ? deliveries.received / windowSeconds : 0,
+      latencyMs,
+      instances,
+      redisCpuSeconds: redisBefore !== undefined && redisAfter !== undefined ? redisAfter - redisBefore : undefined,
+      loadgen: { cpuSeconds: loadgenCpu, coresUsed: windowSeconds > 0 ? loadgenCpu / windowSeconds : 0, workerLagP99Ms: workerLag },
+      passed: failures.length === 0,
+      failures,
+      warnings,
+    };
+  }
+
+  private async sampleInstances(target: TargetSystem): Promise<Array<ProbeSample | undefined>> {
+    return Promise.all(target.instances.map((instance) => instance.process?.sample().catch(() => undefined)));
+  }
+
+  /** Waits until every expected notification arrived, or nothing arrived for a while, or the drain timeout. */
+  private async drain(published: number): Promise<{ complete: boolean; waitedSeconds: number }> {
+    const started = performance.now();
+    const deadline = started + this.options.drainTimeoutSeconds * 1000;
+    let lastReceived = -1;
+    let lastChange = started;
+    for (;;) {
+      const { expected, received } = await this.workers.progress(published);
+      const now = performance.now();
+      if (received >= expected) return { complete: true, waitedSeconds: (now - started) / 1000 };
+      if (received !== lastReceived) {
+        lastReceived = received;
+        lastChange = now;
+      }
+      if (now > deadline || now - lastChange > DRAIN_IDLE_MS) return { complete: false, waitedSeconds: (now - started) / 1000 };
+      await delay(50);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const publisher of this.publishers.values()) await publisher.close().catch(() => undefined);
+    for (const system of this.targets.keys()) await this.workers.disconnect(system).catch(() => undefined);
+    await this.workers.stop();
+    for (const target of this.targets.values()) await target.stop();
+  }
+}
+
+function safeRss(pid: number): number | undefined {
+  try {
+    return rssKbOf(pid);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RunResult, SetupFigures } from '../report/bench-report.js';
+import { compareSystems, saturationFromRuns } from './comparison.js';
+import type { SweepPhase, SystemName } from './sweep-planner.js';
+
+function run(system: SystemName, rate: number, passed: boolean, p99: number, phase: SweepPhase = 'escalate', lost = 0): RunResult {
+  return {
+    system,
+    phase,
+    runId: `${system}-${rate}`,
+    attempt: 1,
+    rate,
+    durationSeconds: 1,
+    connections: { expected: 10, connectedAtStart: 10, connectedAtEnd: 10, disconnects: 0 },
+    published: rate,
+    publishErrors: 0,
+    publisherLateMs: { p99: 0, max: 0 },
+    deliveries: { expected: rate, received: rate - lost, lost, duplicates: 0, misdelivered: 0, stale: 0 },
+    windowSeconds: 1,
+    deliveriesPerSecond: rate,
+    latencyMs: { count: rate, p50: p99 / 2, p90: p99, p99, max: p99, mean: p99 / 2 },
+    instances: [{ name: `${system}-0`, deliveries: rate, cpuSecondsPer10kDeliveries: system === 'herald' ? 1 : 2 }],
+    loadgen: { cpuSeconds: 0, coresUsed: 0, workerLagP99Ms: 0 },
+    passed,
+    failures: passed ? [] : ['failed'],
+    warnings: [],
+  };
+}
+
+const setup = (system: SystemName, rssKbPerConnection: number): SetupFigures => ({
+  system,
+  connections: { expected: 10, connected: 10, failed: 0, errors: [] },
+  connectSeconds: 1,
+  instances: [],
+  rssKbPerConnection,
+});
+
+describe('saturation and comparison', () => {
+  const runs = [
+    run('herald', 1000, true, 5),
+    run('baseline', 1000, true, 6),
+    run('herald', 2000, true, 20),
+    run('baseline', 2000, false, 300, 'escalate', 12),
+    run('herald', 4000, false, 200, 'escalate', 3),
+    run('herald', 3000, true, 60, 'refine'),
+    run('herald', 500, true, 2, 'compare'),
+    run('baseline', 500, true, 3, 'compare'),
+    run('baseline', 500, true, 40, 'compare'),
+    run('herald', 500, true, 30, 'compare'),
+  ];
+
+  it('takes the highest rate below the first failure, ignoring comparison runs', () => {
+    assert.deepEqual(saturationFromRuns('herald', runs), { system: 'herald', rate: 3000, lowerBound: false });
+    assert.deepEqual(saturationFromRuns('baseline', runs), { system: 'baseline', rate: 1000, lowerBound: false });
+    assert.deepEqual(saturationFromRuns('baseline', runs.slice(0, 2)), { system: 'baseline', rate: 1000, lowerBound: true });
+  });
+
+  it('lets a retry that passed clear a latency failure, never a loss', () => {
+    const retried = [run('herald', 1000, false, 150), run('herald', 1000, true, 50), run('herald', 2000, true, 60)];
+    assert.deepEqual(saturationFromRuns('herald', retried), { system: 'herald', rate: 2000, lowerBound: true });
+    const lossy = [run('herald', 1000, false, 50, 'escalate', 1), run('herald', 1000, true, 50)];
+    assert.deepEqual(saturationFromRuns('herald', lossy), { system: 'herald', rate: undefined, lowerBound: false });
+  });
+
+  it('computes the ratios (best of the comparison repetitions) and which targets are met', () => {
+    const saturation = [saturationFromRuns('herald', runs), saturationFromRuns('baseline', runs)];
+    const comparison = compareSystems(saturation, runs, [setup('herald', 30), setup('baseline', 40)]);
+    assert.equal(comparison.saturationRatio, 3);
+    assert.equal(comparison.halfBaselineRate, 500);
+    assert.deepEqual(comparison.p99AtHalfBaselineMs, { herald: 2, baseline: 3, ratio: 2 / 3 });
+    assert.deepEqual(comparison.cpuSecondsPer10kAtHalfBaseline, { herald: 1, baseline: 2, ratio: 0.5 });
+    assert.deepEqual(comparison.rssKbPerConnection, { herald: 30, baseline: 40, ratio: 0.75 });
+    assert.deepEqual(comparison.targetsMet, { saturation: true, p99AtHalfBaseline: true, memoryPerConnection: true, zeroLossUpToSaturation: true });
+  });
+
+  it('says a target is missed when Herald is worse', () => {
+    const worse = compareSystems(
+      [{ system: 'herald', rate: 500, lowerBound: false }, { system: 'baseline', rate: 1000, lowerBound: false }],
+      [run('herald', 500, true, 9, 'compare'), run('baseline', 500, true, 3, 'compare')],
+      [setup('herald', 50), setup('baseline', 40)],
+    );
+    assert.deepEqual(worse.targetsMet, { saturation: false, p99AtHalfBaseline: false, memoryPerConnection: false, zeroLossUpToSaturation: true });
+  });
+
+  it('does not rank saturation when neither system failed', () => {
+    const unbounded = compareSystems(
+      [{ system: 'herald', rate: 3000, lowerBound: true }, { system: 'baseline', rate: 3000, lowerBound: true }],
+      [run('herald', 3000, true, 9), run('baseline', 3000, true, 3)],
+      [],
+    );
+    assert.equal(unbounded.saturationRatio, undefined);
+    assert.equal(unbounded.targetsMet?.saturation, undefined);
+  });
+});

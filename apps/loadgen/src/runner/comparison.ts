@@ -1,0 +1,85 @@
+import type { Comparison, RunResult, SetupFigures, SystemSaturation } from '../report/bench-report.js';
+import { SYSTEM_NAMES, type SystemName } from './sweep-planner.js';
+
+const mean = (values: Array<number | undefined>): number | undefined => {
+  const known = values.filter((value): value is number => value !== undefined);
+  return known.length > 0 ? known.reduce((sum, value) => sum + value, 0) / known.length : undefined;
+};
+
+/** Loss, duplicates, refused or dropped clients: failures that no amount of machine noise explains. */
+export function failedOnDelivery(run: RunResult): boolean {
+  const { deliveries, connections } = run;
+  return (
+    deliveries.lost > 0 ||
+    deliveries.duplicates > 0 ||
+    deliveries.misdelivered > 0 ||
+    connections.disconnects > 0 ||
+    connections.connectedAtStart < connections.expected ||
+    run.publishErrors > 0 ||
+    (run.published > 0 && deliveries.expected === 0)
+  );
+}
+
+/** A rate passes when some attempt passed and no attempt lost or duplicated anything. */
+export function ratePassed(attempts: readonly RunResult[]): boolean {
+  return attempts.some((run) => run.passed) && !attempts.some(failedOnDelivery);
+}
+
+/** Highest rate at which this and every lower rate passed (runs at a fixed list of rates, or any sweep). */
+export function saturationFromRuns(system: SystemName, runs: readonly RunResult[]): SystemSaturation {
+  const own = runs.filter((run) => run.system === system && run.phase !== 'compare');
+  const rates = [...new Set(own.map((run) => run.rate))].sort((a, b) => a - b);
+  let rate: number | undefined;
+  for (const candidate of rates) {
+    if (!ratePassed(own.filter((run) => run.rate === candidate))) return { system, rate, lowerBound: false };
+    rate = candidate;
+  }
+  return { system, rate, lowerBound: true };
+}
+
+/** Herald/baseline ratios for the targets. */
+export function compareSystems(saturation: readonly SystemSaturation[], runs: readonly RunResult[], setups: readonly SetupFigures[]): Comparison {
+  const find = (system: SystemName) => saturation.find((entry) => entry.system === system);
+  const herald = find('herald');
+  const baseline = find('baseline');
+  if (!herald || !baseline) return {};
+  const comparison: Comparison = {};
+  // Two lower bounds (neither system failed) say nothing about which saturates first.
+  const bothUnbounded = herald.lowerBound && baseline.lowerBound;
+  if (herald.rate !== undefined && baseline.rate !== undefined && !bothUnbounded) comparison.saturationRatio = herald.rate / baseline.rate;
+
+  const compareRuns = runs.filter((run) => run.phase === 'compare');
+  const atHalf = (system: SystemName) => compareRuns.filter((run) => run.system === system);
+  if (atHalf('herald').length > 0 && atHalf('baseline').length > 0) {
+    comparison.halfBaselineRate = compareRuns[0]!.rate;
+    // Best of the interleaved repetitions, for both systems alike: other work on the machine only ever adds latency.
+    const p99 = (system: SystemName): number => Math.min(...atHalf(system).map((run) => run.latencyMs.p99));
+    comparison.p99AtHalfBaselineMs = { herald: p99('herald'), baseline: p99('baseline'), ratio: p99('herald') / p99('baseline') };
+    const cpu = (system: SystemName): number | undefined => mean(atHalf(system).flatMap((run) => run.instances.map((instance) => instance.cpuSecondsPer10kDeliveries)));
+    const heraldCpu = cpu('herald');
+    const baselineCpu = cpu('baseline');
+    if (heraldCpu !== undefined && baselineCpu !== undefined) {
+      comparison.cpuSecondsPer10kAtHalfBaseline = { herald: heraldCpu, baseline: baselineCpu, ratio: heraldCpu / baselineCpu };
+    }
+  }
+  const rss = (system: SystemName): number | undefined => setups.find((setup) => setup.system === system)?.rssKbPerConnection;
+  const heraldRss = rss('herald');
+  const baselineRss = rss('baseline');
+  if (heraldRss !== undefined && baselineRss !== undefined) {
+    comparison.rssKbPerConnection = { herald: heraldRss, baseline: baselineRss, ratio: heraldRss / baselineRss };
+  }
+  const zeroLoss = SYSTEM_NAMES.every((system) => {
+    const limit = find(system)?.rate ?? 0;
+    return runs.filter((run) => run.system === system && run.rate <= limit).every((run) => run.deliveries.lost === 0 && run.deliveries.duplicates === 0);
+  });
+  comparison.targetsMet = {
+    // Herald must not fail below a rate the baseline sustained; a baseline that never failed cannot be beaten on this.
+    saturation: bothUnbounded
+      ? undefined
+      : herald.rate !== undefined && (baseline.rate === undefined || (herald.rate >= baseline.rate && !(baseline.lowerBound && !herald.lowerBound))),
+    p99AtHalfBaseline: comparison.p99AtHalfBaselineMs ? comparison.p99AtHalfBaselineMs.herald <= comparison.p99AtHalfBaselineMs.baseline : undefined,
+    memoryPerConnection: comparison.rssKbPerConnection ? comparison.rssKbPerConnection.herald <= comparison.rssKbPerConnection.baseline : undefined,
+    zeroLossUpToSaturation: zeroLoss,
+  };
+  return comparison;
+}

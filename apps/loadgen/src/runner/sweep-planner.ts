@@ -1,0 +1,113 @@
+export type SystemName = 'herald' | 'baseline';
+export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'baseline'];
+
+export type SweepPhase = 'escalate' | 'refine' | 'compare' | 'fixed';
+
+export interface SweepStep {
+  rate: number;
+  systems: SystemName[];
+  phase: SweepPhase;
+}
+
+export interface SweepSettings {
+  startRate: number;
+  factor: number;
+  maxRate: number;
+  /** Bisection steps between the last passing and the first failing rate, per system. */
+  refineSteps: number;
+  systems: readonly SystemName[];
+}
+
+interface SystemProgress {
+  lastPass?: number;
+  firstFail?: number;
+  refinesLeft: number;
+}
+
+/** Rates people can read: two significant digits (1125 -> 1100). */
+export function roundRate(rate: number): number {
+  if (rate < 100) return Math.max(1, Math.round(rate));
+  const scale = 10 ** (Math.floor(Math.log10(rate)) - 1);
+  return Math.round(rate / scale) * scale;
+}
+
+/**
+ * Finds each system's saturation rate: the highest rate with zero loss, zero duplicates and p99 under the limit.
+ * Escalates geometrically while a system passes (systems share steps, so their runs interleave at equal rates),
+ * bisects between each system's last pass and first failure, then compares both at half the baseline's saturation.
+ */
+export class SweepPlanner {
+  private readonly progress = new Map<SystemName, SystemProgress>();
+  private escalateRate: number;
+  private phase: 'escalate' | 'refine' | 'compare' | 'done' = 'escalate';
+  private refineTurn = 0;
+  /** The comparison runs twice; the runner alternates the order, so each system goes first once. */
+  private comparesLeft = 2;
+
+  constructor(private readonly settings: SweepSettings) {
+    for (const system of settings.systems) this.progress.set(system, { refinesLeft: settings.refineSteps });
+    this.escalateRate = roundRate(settings.startRate);
+  }
+
+  next(): SweepStep | undefined {
+    if (this.phase === 'escalate') {
+      const active = this.settings.systems.filter((system) => this.progress.get(system)!.firstFail === undefined);
+      if (active.length > 0 && this.escalateRate <= this.settings.maxRate) {
+        const step: SweepStep = { rate: this.escalateRate, systems: active, phase: 'escalate' };
+        this.escalateRate = roundRate(this.escalateRate * this.settings.factor);
+        return step;
+      }
+      this.phase = 'refine';
+    }
+    if (this.phase === 'refine') {
+      const step = this.nextRefinement();
+      if (step) return step;
+      this.phase = 'compare';
+    }
+    if (this.phase === 'compare') {
+      const baseline = this.saturation('baseline');
+      if (baseline !== undefined && this.settings.systems.includes('herald') && this.comparesLeft-- > 0) {
+        return { rate: roundRate(baseline / 2), systems: [...this.settings.systems], phase: 'compare' };
+      }
+      this.phase = 'done';
+    }
+    return undefined;
+  }
+
+  record(system: SystemName, rate: number, passed: boolean, phase: SweepPhase): void {
+    if (phase === 'compare' || phase === 'fixed') return;
+    const progress = this.progress.get(system);
+    if (!progress) return;
+    if (passed) progress.lastPass = Math.max(progress.lastPass ?? 0, rate);
+    else progress.firstFail = Math.min(progress.firstFail ?? Number.POSITIVE_INFINITY, rate);
+  }
+
+  /** The highest rate that passed, or undefined when none did. */
+  saturation(system: SystemName): number | undefined {
+    return this.progress.get(system)?.lastPass;
+  }
+
+  /** Whether the system never failed, so its saturation is only a lower bound (the sweep's maximum rate). */
+  unbounded(system: SystemName): boolean {
+    return this.progress.get(system)?.firstFail === undefined;
+  }
+
+  private nextRefinement(): SweepStep | undefined {
+    const systems = this.settings.systems;
+    for (let tried = 0; tried < systems.length; tried++) {
+      const system = systems[(this.refineTurn + tried) % systems.length]!;
+      const progress = this.progress.get(system)!;
+      if (progress.refinesLeft <= 0 || progress.firstFail === undefined) continue;
+      const low = progress.lastPass ?? 0;
+      const middle = roundRate((low + progress.firstFail) / 2);
+      progress.refinesLeft--;
+      if (middle <= low || middle >= progress.firstFail) {
+        progress.refinesLeft = 0;
+        continue;
+      }
+      this.refineTurn = (this.refineTurn + tried + 1) % systems.length;
+      return { rate: middle, systems: [system], phase: 'refine' };
+    }
+    return undefined;
+  }
+}

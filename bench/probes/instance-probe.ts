@@ -1,0 +1,95 @@
+/**
+ * Loaded into every measured server with `node --import` (Herald's gateway and the baseline alike), so both are
+ * measured the same way without touching their code. Answers the load generator over the fork IPC channel;
+ * without one (started by hand) it does nothing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { PROBE_TAG, type ProbeReply, type ProbeRequest, type ProbeSample } from '../../apps/loadgen/src/processes/probe-protocol.js';
+
+// prom-client's default; the histogram records the whole timer interval, so the resolution is subtracted below.
+const RESOLUTION_MS = 10;
+
+const isProbeRequest = (message: unknown): message is ProbeRequest =>
+  typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROBE_TAG;
+
+if (typeof process.send === 'function') {
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  delay.enable();
+  let session: Session | undefined;
+
+  const lagMs = (nanoseconds: number): number => Math.max(0, nanoseconds / 1e6 - RESOLUTION_MS);
+
+  const sample = (): ProbeSample => {
+    const memory = process.memoryUsage();
+    const result: ProbeSample = {
+      lag: {
+        p50Ms: delay.count > 0 ? lagMs(delay.percentile(50)) : 0,
+        p99Ms: delay.count > 0 ? lagMs(delay.percentile(99)) : 0,
+        maxMs: delay.count > 0 ? lagMs(delay.max) : 0,
+        samples: delay.count,
+      },
+      heapUsedBytes: memory.heapUsed,
+      rssBytes: memory.rss,
+      hrtimeUs: Number(process.hrtime.bigint() / 1000n),
+    };
+    delay.reset();
+    return result;
+  };
+
+  const collectGarbage = (): void => {
+    // The measured servers do not run with --expose-gc; this turns it on for this call only.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+  };
+
+  const handle = async (request: ProbeRequest): Promise<Omit<Extract<ProbeReply, { ok: true }>, 'tag' | 'id' | 'ok'>> => {
+    switch (request.op) {
+      case 'sample':
+        return { sample: sample() };
+      case 'gc':
+        collectGarbage();
+        return {};
+      case 'heap-start':
+        session = new Session();
+        session.connect();
+        await session.post('HeapProfiler.enable');
+        await session.post('HeapProfiler.startSampling', {
+          samplingInterval: request.samplingIntervalBytes,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+        return {};
+      case 'heap-stop': {
+        if (!session) throw new Error('heap-stop without heap-start');
+        const { profile } = await session.post('HeapProfiler.stopSampling');
+        session.disconnect();
+        session = undefined;
+        await writeFile(request.file, JSON.stringify(profile));
+        return { file: request.file };
+      }
+      case 'heap-snapshot':
+        return { file: writeHeapSnapshot(request.file) };
+    }
+  };
+
+  process.on('message', (message: unknown) => {
+    if (!isProbeRequest(message)) return;
+    const reply = (body: ProbeReply): void => {
+      // The channel may already be closing while the server shuts down; a lost reply times out on the other side.
+      if (process.connected) process.send?.(body);
+    };
+    handle(message).then(
+      (result) => reply({ tag: PROBE_TAG, id: message.id, ok: true, ...result }),
+      (error: unknown) => reply({ tag: PROBE_TAG, id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  // Listening for messages refs the channel; the server must still be able to exit on its own terms.
+  process.channel?.unref();
+  // The harness went away without stopping us (killed, crashed): shut down the way an operator would.
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
