@@ -20,6 +20,7 @@ Environment (all optional):
   HERALD_DOCKERD_LOG      log of a dockerd this script starts (default /var/log/herald/dockerd.log)
   HERALD_DOCKERD_IP       default host address of published ports for that dockerd (default 127.0.0.1)
   HERALD_DOCKER_ENV_FILE  where the export lines are written (default <project>/.tmp/docker-local.env)
+  HERALD_EXTRA_CA_DIR     CA certificates (*.crt) the images trust (default /usr/local/share/ca-certificates)
   HERALD_NODE_VERSION     Node version of the local node image (default: the project's pinned `node` package)
   HERALD_NPM_VERSION      npm version or range in the local node image (default 11)
 EOF
@@ -47,6 +48,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 suite=bookworm # the Debian release of the official images Herald uses (node:24-bookworm-slim)
 plugin_suite=trixie
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+# Certificate authorities this machine added (a TLS-inspecting proxy's, a private registry's): the images trust them too.
+extra_ca_dir=${HERALD_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
 cache=${HERALD_DOCKER_CACHE:-/var/cache/herald/docker-local}
 dockerd_log=${HERALD_DOCKERD_LOG:-/var/log/herald/dockerd.log}
 dockerd_ip=${HERALD_DOCKERD_IP:-127.0.0.1}
@@ -74,23 +77,27 @@ stage() {
   timings+=("$(awk -v n="$name" -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%-26s %6.1f s", n, b - a }')")
 }
 
-# The Debian mirror apt is configured with (the one that serves this machine's release), unless overridden.
+# "<uri> <suite>" for every Debian suite apt is configured with (main component), one call: apt takes a second.
+apt_suites() {
+  # shellcheck disable=SC2016 # apt's own $(FIELD) placeholders
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
+    awk '$3 == "main" { sub(/\/$/, "", $1); print $1, $2 }' | sort -u
+}
+
+# The Debian mirror apt uses for this machine's release, unless overridden.
 debian_mirror() {
   if [ -n "${HERALD_DEBIAN_MIRROR:-}" ]; then
     printf '%s\n' "${HERALD_DEBIAN_MIRROR%/}"
     return
   fi
   local codename
+  # shellcheck disable=SC1091
   codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
-    awk -v want="$codename" '$2 == want && $3 == "main" { sub(/\/$/, "", $1); print $1; exit }'
+  awk -v want="$codename" '$2 == want { print $1; exit }' <<<"$suites"
 }
 
-# The URI apt uses for <suite>-security, if any (the same for the base image's own sources).
-security_mirror() {
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
-    awk -v want="$suite-security" '$2 == want && $3 == "main" { sub(/\/$/, "", $1); print $1; exit }'
-}
+# The URI apt uses for <suite>-security, if any: the base image gets the same security updates as the machine.
+security_mirror() { awk -v want="$suite-security" '$2 == want { print $1; exit }' <<<"$suites"; }
 
 image_recipe() { docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$1" 2>/dev/null || true; }
 hash16() { sha256sum | cut -c1-16; }
@@ -162,8 +169,9 @@ start_engine() {
     # Published ports listen on loopback unless a test asks otherwise (nothing else may receive traffic).
     daemon_json_sets ip || args+=("--ip=$dockerd_ip")
     log "engine: starting dockerd ${args[*]} (log: $dockerd_log)"
-    # Own session: dockerd outlives this script and whatever process group runs it.
-    setsid nohup dockerd "${args[@]}" >>"$dockerd_log" 2>&1 </dev/null &
+    # Own session: dockerd outlives this script and whatever process group runs it. It must not inherit the
+    # lock (fd 9), or it would hold it for as long as it runs.
+    setsid nohup dockerd "${args[@]}" >>"$dockerd_log" 2>&1 </dev/null 9>&- &
     pid=$!
     if wait_for_engine "$pid" 90; then
       log "engine: up, pid $pid ($(docker info -f 'server {{.ServerVersion}}, storage {{.Driver}}'))"
@@ -263,26 +271,35 @@ path-exclude /usr/share/lintian/*
 path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 EOF
+  if [ -n "$(extra_ca_files)" ]; then
+    cp -a "$extra_ca_dir/." "$rootfs/usr/local/share/ca-certificates/"
+    chroot "$rootfs" update-ca-certificates >/dev/null
+  fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* "$rootfs"/tmp/*
+}
+
+extra_ca_files() {
+  if [ -d "$extra_ca_dir" ]; then (cd "$extra_ca_dir" && find . -name '*.crt' | LC_ALL=C sort); fi
 }
 
 build_base_image() {
   # Bump the first word when tweak_rootfs changes.
   local recipe
-  recipe=$(printf '%s\n' base-v1 "$suite" "$mirror" "$security" | hash16)
+  recipe=$({
+    printf '%s\n' base-v2 "$suite" "$mirror" "$security"
+    extra_ca_files | (cd "$extra_ca_dir" 2>/dev/null && xargs -r sha256sum)
+  } | hash16)
   if [ "$(image_recipe "$base_image")" = "$recipe" ]; then
     log "base: $base_image is current"
     return
   fi
   local tarball=$cache/debian-$suite-minbase-$recipe.tar
   if [ ! -s "$tarball" ]; then
-    local include=()
-    # apt inside the images needs CA certificates to reach an https mirror.
-    case "$mirror" in https:*) include=(--include=ca-certificates) ;; esac
     rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
+    # ca-certificates: https mirrors and registries, and the machine's own CAs (tweak_rootfs).
     log "base: debootstrap --variant=minbase $suite from $mirror"
-    debootstrap --variant=minbase "${include[@]}" "$suite" "$rootfs" "$mirror" >"$log_dir/debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase --include=ca-certificates "$suite" "$rootfs" "$mirror" >"$log_dir/debootstrap.log" 2>&1 ||
       { tail -n 20 "$log_dir/debootstrap.log" >&2; die "base: debootstrap failed (full log: $log_dir/debootstrap.log)"; }
     tweak_rootfs
     tar --numeric-owner -C "$rootfs" -cf "$tarball.partial" .
@@ -354,6 +371,7 @@ prune_replaced_images() {
 
 # Run ------------------------------------------------------------------------------------------------------------
 stage "packages" install_packages
+suites=$(apt_suites)
 mirror=$(debian_mirror)
 [ -n "$mirror" ] || die "no Debian mirror for this machine's release in apt's sources; set HERALD_DEBIAN_MIRROR"
 security=$(security_mirror)

@@ -12,6 +12,7 @@ if [ ! -w "$output_dir" ]; then
   echo "$0: $output_dir is not writable" >&2
   exit 0
 fi
+# shellcheck disable=SC2016,SC2046 # literal ${NAME} list, one word per variable name
 defined_envs=$(printf '${%s} ' $(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name : \"\" } }" </dev/null))
 find "$template_dir" -follow -type f -name "*$suffix" -print | while read -r template; do
   relative_path=${template#"$template_dir/"}
