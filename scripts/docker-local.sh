@@ -273,7 +273,7 @@ path-exclude /usr/share/locale/*
 EOF
   if [ -n "$(extra_ca_files)" ]; then
     cp -a "$extra_ca_dir/." "$rootfs/usr/local/share/ca-certificates/"
-    chroot "$rootfs" update-ca-certificates >/dev/null
+    chroot "$rootfs" update-ca-certificates >>"$log_dir/debootstrap.log" 2>&1
   fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* "$rootfs"/tmp/*
