@@ -6,6 +6,7 @@ import { TokenVerifierService } from './auth/token-verifier.service.js';
 import { CommandValidatorService } from './commands/command-validator.service.js';
 import { AppConfig } from './config/app-config.js';
 import { DeliveryService } from './delivery/delivery.service.js';
+import { ClientAddressService } from './edge/client-address.service.js';
 import { HealthController } from './health/health.controller.js';
 import { NotifyGateway } from './notify/notify.gateway.js';
 import { RedisStatusService } from './redis/redis-status.service.js';
@@ -31,6 +32,7 @@ export class AppModule {
       providers: [
         { provide: AppConfig, useValue: config },
         TokenVerifierService,
+        ClientAddressService,
         ConnectionAuthService,
         CommandValidatorService,
         DeliveryService,

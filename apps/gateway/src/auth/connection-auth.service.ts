@@ -8,6 +8,7 @@ import {
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { ExtendedError } from 'socket.io';
+import { ClientAddressService } from '../edge/client-address.service.js';
 import { TokenRejectedError, TokenVerifierService, extractToken } from './token-verifier.service.js';
 import type { NotificationSocket } from '../notify/socket.types.js';
 
@@ -18,6 +19,7 @@ export class ConnectionAuthService {
 
   constructor(
     private readonly tokens: TokenVerifierService,
+    private readonly clientAddress: ClientAddressService,
     @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
   ) {}
 
@@ -35,7 +37,7 @@ export class ConnectionAuthService {
       next(refusal(UNAVAILABLE_MESSAGE, ConnectRefusalReasons.ShuttingDown));
       return;
     }
-    const { auth, headers, address } = socket.handshake;
+    const { auth, headers } = socket.handshake;
     this.tokens
       .verify(extractToken(auth, headers.authorization))
       .then(({ userId, expiresAt }) => {
@@ -45,7 +47,7 @@ export class ConnectionAuthService {
       })
       .catch((error: unknown) => {
         const reason = error instanceof TokenRejectedError ? error.reason : ConnectRefusalReasons.InvalidToken;
-        this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address }, 'handshake refused');
+        this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address: this.clientAddress.of(socket.request) }, 'handshake refused');
         next(refusal(UNAUTHORIZED_MESSAGE, reason));
       });
   };

@@ -12,6 +12,7 @@ import {
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
+import { ClientAddressService } from '../edge/client-address.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 // setTimeout fires at once for delays above 2^31-1 ms; longer tokens are re-armed when this much has passed.
@@ -29,6 +30,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   constructor(
     private readonly auth: ConnectionAuthService,
+    private readonly clientAddress: ClientAddressService,
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
   ) {}
 
@@ -43,7 +45,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     const { userId } = socket.data;
     void socket.join(userRoom(userId));
     this.armExpiry(socket);
-    this.logger.debug({ userId, socketId: socket.id, address: socket.handshake.address }, 'connected');
+    this.logger.debug(
+      { userId, socketId: socket.id, address: this.clientAddress.of(socket.request), peer: socket.handshake.address, transport: socket.conn.transport.name },
+      'connected',
+    );
   }
 
   handleDisconnect(socket: NotificationSocket): void {
