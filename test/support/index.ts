@@ -1,6 +1,7 @@
 export * from './child-process.js';
 export * from './clients.js';
 export * from './gateway-process.js';
+export * from './nginx-process.js';
 export * from './paths.js';
 export * from './ports.js';
 export * from './publishers.js';

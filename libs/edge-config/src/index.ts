@@ -1,0 +1,4 @@
+export * from './binaries.js';
+export * from './nginx-config.js';
+export * from './repo-root.js';
+export * from './local-nginx.js';
