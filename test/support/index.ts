@@ -1,5 +1,6 @@
 export * from './child-process.js';
 export * from './clients.js';
+export * from './compose-file.js';
 export * from './gateway-process.js';
 export * from './nginx-process.js';
 export * from './paths.js';
