@@ -2,6 +2,7 @@ export * from './child-process.js';
 export * from './clients.js';
 export * from './compose-file.js';
 export * from './gateway-process.js';
+export * from './local-cluster-process.js';
 export * from './nginx-process.js';
 export * from './paths.js';
 export * from './ports.js';
