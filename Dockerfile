@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Herald gateway image: one instance per container (the compose stack runs three behind nginx).
 # Base images are build args so an air-gapped site can point at its own mirror (docs/operations.md).
 ARG NODE_IMAGE=node:24-bookworm-slim

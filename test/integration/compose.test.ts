@@ -71,6 +71,10 @@ describe('docker-compose.yml (checked without an engine)', () => {
     assert.ok(publishedPorts(service(model, 'nginx')).some((port) => port.endsWith(`8080:${COMPOSE_NGINX_PORT}/tcp`) || port === `8080:${COMPOSE_NGINX_PORT}`));
     assert.ok(publishedPorts(service(model, 'prometheus')).some((port) => /^(\S+:)?9090:9090/.test(port)));
     assert.ok(publishedPorts(service(model, 'grafana')).some((port) => /^(\S+:)?3000:3000/.test(port)));
+    // Nothing listens beyond this machine unless HERALD_BIND_ADDRESS says so (Prometheus has no auth, Grafana a default password).
+    for (const [name, svc] of Object.entries(model.services)) {
+      for (const port of publishedPorts(svc)) assert.match(port, /^127\.0\.0\.1:/, `${name} publishes ${port}`);
+    }
     for (const name of COMPOSE_GATEWAYS) {
       const gateway = service(model, name);
       assert.equal(gateway.environment?.['PORT'], '3000');
@@ -116,6 +120,8 @@ describe('docker-compose.yml (checked without an engine)', () => {
   it('builds a small non-root gateway image whose health check is readiness and whose main process is Node itself', () => {
     const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24[\w.-]*$/m);
+    // A `# syntax=` line makes BuildKit pull a frontend image: impossible without a registry (docs/docker.md).
+    assert.doesNotMatch(dockerfile, /^# *syntax *=/im);
     assert.equal(dockerfile.match(/^FROM \$\{NODE_IMAGE\}/gm)?.length, 2, 'a build stage and a runtime stage');
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     assert.match(runtime, /^USER (?!root\b)\w+/m);
