@@ -51,33 +51,6 @@ export class TestClient {
   }
 }
 
-function describe(value: unknown): string {
-  if (value instanceof Error) {
-    const { context, description } = value as Error & { context?: unknown; description?: unknown };
-    return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
-  }
-  return typeof value === 'object' && value !== null && 'description' in value ? describe((value as { description: unknown }).description) : String(value);
-}
-
-/** For polling errors engine.io-client puts the XMLHttpRequest in `context`: keep its status and body. */
-function describeContext(context: unknown): unknown {
-  if (typeof context === 'object' && context !== null && 'status' in context) {
-    const { status, responseText } = context as { status: unknown; responseText?: unknown };
-    return { status, responseText };
-  }
-  return context === undefined ? undefined : String(context);
-}
-
-/**
- * Makes the client connect from another loopback address (127.0.0.0/8), over both transports. nginx hashes
- * on the client address, so this is how tests spread clients over the instances behind it.
- */
-export function fromAddress(localAddress: string): ClientOptions {
-  // engine.io-client types `agent` as string | boolean but hands it to Node's http.request (polling) and ws (WebSocket).
-  const agent = new Agent({ localAddress }) as unknown as string;
-  return { agent };
-}
-
 function open(baseUrl: string, token: string | undefined, options: ClientOptions): ClientSocket {
   return io(`${baseUrl}${NOTIFICATIONS_NAMESPACE}`, {
     transports: ['websocket'],
@@ -120,4 +93,31 @@ export async function expectConnectError(
   } finally {
     socket.disconnect();
   }
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) {
+    const { context, description } = value as Error & { context?: unknown; description?: unknown };
+    return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
+  }
+  return typeof value === 'object' && value !== null && 'description' in value ? describe((value as { description: unknown }).description) : String(value);
+}
+
+/** For polling errors engine.io-client puts the XMLHttpRequest in `context`: keep its status and body. */
+function describeContext(context: unknown): unknown {
+  if (typeof context === 'object' && context !== null && 'status' in context) {
+    const { status, responseText } = context as { status: unknown; responseText?: unknown };
+    return { status, responseText };
+  }
+  return context === undefined ? undefined : String(context);
+}
+
+/**
+ * Makes the client connect from another loopback address (127.0.0.0/8), over both transports. nginx hashes
+ * on the client address, so this is how tests spread clients over the instances behind it.
+ */
+export function fromAddress(localAddress: string): ClientOptions {
+  // engine.io-client types `agent` as string | boolean but hands it to Node's http.request (polling) and ws (WebSocket).
+  const agent = new Agent({ localAddress }) as unknown as string;
+  return { agent };
 }

@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
 import { ManagedProcess } from './child-process.js';
-import { CLUSTER_MAIN, REPO_ROOT } from './paths.js';
+import { REPO_ROOT } from './paths.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';
+
+const CLUSTER_MAIN = resolve(REPO_ROOT, 'dist/apps/cluster/src/main.js');
 
 /** `npm start`'s entry (dist/apps/cluster/src/main.js) as a real child, on free ports, and what it printed. */
 export class LocalClusterProcess {

@@ -19,8 +19,8 @@ export class ConnectionAuthService {
 
   constructor(
     private readonly tokens: TokenVerifierService,
-    private readonly clientAddress: ClientAddressService,
     @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
+    private readonly clientAddress: ClientAddressService,
   ) {}
 
   get isAccepting(): boolean {
@@ -38,6 +38,7 @@ export class ConnectionAuthService {
       return;
     }
     const { auth, headers } = socket.handshake;
+    const address = this.clientAddress.of(socket.request);
     this.tokens
       .verify(extractToken(auth, headers.authorization))
       .then(({ userId, expiresAt }) => {
@@ -47,7 +48,7 @@ export class ConnectionAuthService {
       })
       .catch((error: unknown) => {
         const reason = error instanceof TokenRejectedError ? error.reason : ConnectRefusalReasons.InvalidToken;
-        this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address: this.clientAddress.of(socket.request) }, 'handshake refused');
+        this.logger.info({ reason, detail: error instanceof Error ? error.message : String(error), address }, 'handshake refused');
         next(refusal(UNAUTHORIZED_MESSAGE, reason));
       });
   };

@@ -11,8 +11,8 @@ import {
   type SessionEndReason,
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
+import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 // setTimeout fires at once for delays above 2^31-1 ms; longer tokens are re-armed when this much has passed.
@@ -30,8 +30,8 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   constructor(
     private readonly auth: ConnectionAuthService,
-    private readonly clientAddress: ClientAddressService,
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
+    private readonly clientAddress: ClientAddressService,
   ) {}
 
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
