@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the local cluster need, when they are missing.
 # As root it installs them; otherwise it says exactly what to install and fails.
+# With binary names as arguments (`system-deps.sh nginx redis-server`) it sees to those only.
 set -euo pipefail
+# nginx lives in /usr/sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
+# binary on PATH -> Debian package that provides it
 declare -A wanted=(
+  # The edge proxy: tests and `npm start` run their own non-daemon nginx from the rendered template.
+  [nginx]=nginx
+  # Engine-free structural check of docker-compose.yml (`docker-compose config`).
+  [docker-compose]=docker-compose
   [redis-server]=redis-server
   [prometheus]=prometheus
   [promtool]=prometheus
 )
 
+binaries=("$@")
+[ ${#binaries[@]} -eq 0 ] && binaries=("${!wanted[@]}")
+
 missing=()
-for binary in "${!wanted[@]}"; do
+for binary in "${binaries[@]}"; do
+  if [ -z "${wanted[$binary]:-}" ]; then
+    echo "system-deps.sh: unknown binary '$binary' (known: ${!wanted[*]})" >&2
+    exit 2
+  fi
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

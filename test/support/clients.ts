@@ -6,6 +6,7 @@ import {
   type ServerToClientEvents,
   type SessionEndedPayload,
 } from '@herald/contracts';
+import { Agent } from 'node:http';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { waitUntil, withTimeout } from './wait.js';
 
@@ -17,11 +18,22 @@ export class TestClient {
   readonly notifications: NotificationEnvelope[] = [];
   readonly sessionEnds: SessionEndedPayload[] = [];
   readonly disconnects: string[] = [];
+  /** Successful automatic reconnections (only with `reconnection: true`). */
+  reconnects = 0;
+  /** Low-level transport errors (e.g. a 400 "Session ID unknown" on a polling request). */
+  readonly transportErrors: string[] = [];
 
   constructor(readonly socket: ClientSocket) {
     socket.on(ClientEvents.Notification, (envelope) => this.notifications.push(envelope));
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
-    socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.on('disconnect', (reason, description) => this.disconnects.push(`${reason}${description ? ` ${describe(description)}` : ''}`));
+    socket.io.on('reconnect', () => this.reconnects++);
+    socket.io.on('error', (error) => this.transportErrors.push(describe(error)));
+  }
+
+  /** The Engine.IO transport in use: `polling` or `websocket`. */
+  get transport(): string {
+    return this.socket.io.engine.transport.name;
   }
 
   /** Notifications of one `type`, the usual way a test tells its messages apart. */
@@ -105,4 +117,31 @@ export async function expectConnectError(
   } finally {
     socket.disconnect();
   }
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) {
+    const { context, description } = value as Error & { context?: unknown; description?: unknown };
+    return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
+  }
+  return typeof value === 'object' && value !== null && 'description' in value ? describe((value as { description: unknown }).description) : String(value);
+}
+
+/** For polling errors engine.io-client puts the XMLHttpRequest in `context`: keep its status and body. */
+function describeContext(context: unknown): unknown {
+  if (typeof context === 'object' && context !== null && 'status' in context) {
+    const { status, responseText } = context as { status: unknown; responseText?: unknown };
+    return { status, responseText };
+  }
+  return context === undefined ? undefined : String(context);
+}
+
+/**
+ * Makes the client connect from another loopback address (127.0.0.0/8), over both transports. nginx hashes
+ * on the client address, so this is how tests spread clients over the instances behind it.
+ */
+export function fromAddress(localAddress: string): ClientOptions {
+  // engine.io-client types `agent` as string | boolean but hands it to Node's http.request (polling) and ws (WebSocket).
+  const agent = new Agent({ localAddress }) as unknown as string;
+  return { agent };
 }

@@ -83,6 +83,11 @@ export class GatewayProcess {
     return this.logs().filter((record) => record['msg'] === message);
   }
 
+  /** The `connected` log record of a socket this instance accepted (needs LOG_LEVEL debug, the default here). */
+  connectionRecord(socketId: string): Record<string, unknown> | undefined {
+    return this.logsWith('connected').find((record) => record['socketId'] === socketId);
+  }
+
   async stop(): Promise<void> {
     await this.process.stop();
   }
@@ -98,6 +103,20 @@ export class GatewayCluster {
   /** The i-th instance, round robin: tests spread devices over instances with it. */
   at(index: number): GatewayProcess {
     return this.instances[index % this.instances.length]!;
+  }
+
+  /** The instance that accepted the socket with this id (from its `connected` log line). */
+  async instanceOf(socketId: string, timeoutMs = 10_000): Promise<GatewayProcess> {
+    let found: GatewayProcess | undefined;
+    await waitUntil(
+      () => {
+        found = this.instances.find((instance) => instance.connectionRecord(socketId) !== undefined);
+        return found !== undefined;
+      },
+      `the instance of socket ${socketId}`,
+      timeoutMs,
+    );
+    return found!;
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import { TokenVerifierService } from './auth/token-verifier.service.js';
 import { CommandValidatorService } from './commands/command-validator.service.js';
 import { AppConfig } from './config/app-config.js';
 import { DeliveryService } from './delivery/delivery.service.js';
+import { ClientAddressService } from './edge/client-address.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -33,6 +34,7 @@ export class AppModule {
       providers: [
         { provide: AppConfig, useValue: config },
         TokenVerifierService,
+        ClientAddressService,
         ConnectionAuthService,
         CommandValidatorService,
         DeliveryService,

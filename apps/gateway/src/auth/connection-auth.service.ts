@@ -8,6 +8,7 @@ import {
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { ExtendedError } from 'socket.io';
+import { ClientAddressService } from '../edge/client-address.service.js';
 import { TokenRejectedError, TokenVerifierService, extractToken } from './token-verifier.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { NotificationSocket } from '../notify/socket.types.js';
@@ -21,6 +22,7 @@ export class ConnectionAuthService {
     private readonly tokens: TokenVerifierService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
+    private readonly clientAddress: ClientAddressService,
   ) {}
 
   get isAccepting(): boolean {
@@ -38,7 +40,8 @@ export class ConnectionAuthService {
       next(refusal(UNAVAILABLE_MESSAGE, ConnectRefusalReasons.ShuttingDown));
       return;
     }
-    const { auth, headers, address } = socket.handshake;
+    const { auth, headers } = socket.handshake;
+    const address = this.clientAddress.of(socket.request);
     this.tokens
       .verify(extractToken(auth, headers.authorization))
       .then(({ userId, expiresAt }) => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -25,7 +26,9 @@ const EnvSchema = z
     INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     /** Addresses (or CIDR ranges) of proxies whose X-Forwarded-For is trusted, passed to Express's `trust proxy`. */
-    TRUSTED_PROXIES: csv.default(['loopback']),
+    TRUSTED_PROXIES: csv.default(['loopback']).refine(isTrustList, {
+      message: 'must be a comma-separated list of IP addresses, CIDR ranges or loopback/linklocal/uniquelocal',
+    }),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   })
   .superRefine((env, ctx) => {
@@ -92,6 +95,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   return new AppConfig(result.data);
+}
+
+function isTrustList(entries: string[]): boolean {
+  try {
+    proxyAddr.compile(entries);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseRedisUrl(url: string): RedisConnection {

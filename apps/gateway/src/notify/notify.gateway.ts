@@ -12,6 +12,7 @@ import {
   type SessionEndReason,
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
@@ -33,6 +34,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly auth: ConnectionAuthService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
+    private readonly clientAddress: ClientAddressService,
   ) {}
 
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
@@ -56,7 +58,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     socket.on('error', (error: unknown) => {
       if (error instanceof Error) this.metrics.clientError(ClientErrorKinds.SocketError);
     });
-    this.logger.debug({ userId, socketId: socket.id, address: socket.handshake.address }, 'connected');
+    this.logger.debug(
+      { userId, socketId: socket.id, address: this.clientAddress.of(socket.request), peer: socket.handshake.address, transport: socket.conn.transport.name },
+      'connected',
+    );
   }
 
   handleDisconnect(socket: NotificationSocket, reason?: string): void {
