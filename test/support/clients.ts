@@ -26,7 +26,8 @@ export class TestClient {
   constructor(readonly socket: ClientSocket) {
     socket.on(ClientEvents.Notification, (envelope) => this.notifications.push(envelope));
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
-    socket.on('disconnect', (reason, description) => this.disconnects.push(`${reason}${description ? ` ${describe(description)}` : ''}`));
+    // Reasons only (socket.io's closed set), so tests can compare them; details of transport failures go to transportErrors.
+    socket.on('disconnect', (reason) => this.disconnects.push(reason));
     socket.io.on('reconnect', () => this.reconnects++);
     socket.io.on('error', (error) => this.transportErrors.push(describe(error)));
   }
