@@ -35,7 +35,13 @@ export class GatewayProcess {
       },
     });
     const gateway = new GatewayProcess(child, port, instanceId);
-    await gateway.waitReady();
+    try {
+      await gateway.waitReady();
+    } catch (error) {
+      // A gateway that never got ready must not outlive the failed start (it would keep the test process alive).
+      await child.stop();
+      throw error;
+    }
     return gateway;
   }
 

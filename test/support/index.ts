@@ -15,3 +15,4 @@ export * from './observability-files.js';
 export * from './prometheus-process.js';
 export * from './promtool.js';
 export * from './loadgen.js';
+export * from './topology/index.js';

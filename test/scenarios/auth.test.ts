@@ -2,41 +2,38 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AuthFailureReasons, Patterns, SessionEndReasons, UNAUTHORIZED_MESSAGE } from '@herald/contracts';
 import {
-  GatewayProcess,
   RawPublisher,
-  RedisServer,
   connectClient,
   expectConnectError,
   signToken,
+  startTopology,
   unsignedToken,
   waitUntil,
+  type GatewayHandle,
   type TestClient,
+  type Topology,
 } from '@herald/testing';
 
 describe('client authentication', () => {
-  let redis: RedisServer;
-  let gateway: GatewayProcess;
-  let strict: GatewayProcess;
+  let topology: Topology;
+  let gateway: GatewayHandle;
+  let strict: GatewayHandle;
   let publisher: RawPublisher;
   const clients: TestClient[] = [];
 
   before(async () => {
-    redis = await RedisServer.start();
-    [gateway, strict] = await Promise.all([
-      GatewayProcess.start({ redisUrl: redis.url }),
-      GatewayProcess.start({ redisUrl: redis.url, env: { JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'herald' } }),
-    ]);
-    publisher = await RawPublisher.connect(redis.url);
+    topology = await startTopology({ gateways: [{}, { env: { JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'herald' } }] });
+    [gateway, strict] = [topology.at(0), topology.at(1)];
+    publisher = await RawPublisher.connect(topology.redis.url);
   });
 
   after(async () => {
     for (const client of clients) client.close();
     await publisher?.close();
-    await Promise.all([gateway?.stop(), strict?.stop()]);
-    await redis?.stop();
+    await topology?.stop();
   });
 
-  const refusals: Array<[string, () => Promise<string | undefined>, string, () => GatewayProcess]> = [
+  const refusals: Array<[string, () => Promise<string | undefined>, string, () => GatewayHandle]> = [
     ['no token at all', async () => undefined, AuthFailureReasons.MissingToken, () => gateway],
     ['an empty token', async () => '', AuthFailureReasons.MissingToken, () => gateway],
     ['a malformed token', async () => 'not-a-jwt', AuthFailureReasons.InvalidToken, () => gateway],
@@ -55,8 +52,8 @@ describe('client authentication', () => {
     });
   }
 
-  it('logs each refusal with its reason', () => {
-    const reasons = gateway.logsWith('handshake refused').map((record) => record['reason']);
+  it('logs each refusal with its reason', async () => {
+    const reasons = (await gateway.logsWith('handshake refused')).map((record) => record['reason']);
     assert.ok(reasons.includes(AuthFailureReasons.MissingToken));
     assert.ok(reasons.includes(AuthFailureReasons.InvalidToken));
     assert.ok(reasons.includes(AuthFailureReasons.ExpiredToken));

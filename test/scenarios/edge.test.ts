@@ -3,17 +3,17 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Patterns } from '@herald/contracts';
 import {
-  GatewayCluster,
-  NginxProcess,
   RawPublisher,
-  RedisServer,
   TestClient,
   connectClient,
   fromAddress,
   signToken,
+  startTopology,
   waitUntil,
   type ClientOptions,
-  type GatewayProcess,
+  type GatewayHandle,
+  type NginxHandle,
+  type Topology,
 } from '@herald/testing';
 
 /** The n-th test client address: nginx hashes on it, so different addresses spread over the instances. */
@@ -34,48 +34,41 @@ async function rawGet(port: number, path: string): Promise<{ status: number; bod
 }
 
 interface EdgeStack {
-  redis: RedisServer;
-  cluster: GatewayCluster;
-  nginx: NginxProcess;
+  topology: Topology;
+  nginx: NginxHandle;
   publisher: RawPublisher;
   clients: TestClient[];
 }
 
 async function startStack(): Promise<EdgeStack> {
-  const stack: Partial<EdgeStack> = { clients: [] };
+  const topology = await startTopology({ gateways: 3, nginx: true });
   try {
-    stack.redis = await RedisServer.start();
-    stack.cluster = await GatewayCluster.start(3, { redisUrl: stack.redis.url });
-    stack.nginx = await NginxProcess.start(stack.cluster.instances.map((instance) => instance.port));
-    stack.publisher = await RawPublisher.connect(stack.redis.url);
-    return stack as EdgeStack;
+    return { topology, nginx: topology.nginx!, publisher: await RawPublisher.connect(topology.redis.url), clients: [] };
   } catch (error) {
     // Whatever did start must not outlive the failed setup (it would keep the test process alive).
-    await stopStack(stack);
+    await topology.stop();
     throw error;
   }
 }
 
-async function stopStack(stack: Partial<EdgeStack> | undefined): Promise<void> {
+async function stopStack(stack: EdgeStack | undefined): Promise<void> {
   for (const client of stack?.clients ?? []) client.close();
-  await stack?.publisher?.close();
-  await stack?.nginx?.stop();
-  await stack?.cluster?.stop();
-  await stack?.redis?.stop();
+  await stack?.publisher.close();
+  await stack?.topology.stop();
 }
 
 interface Placed {
   client: TestClient;
   user: string;
   from: string;
-  instance: GatewayProcess;
+  instance: GatewayHandle;
 }
 
 /** Connects one device of `user` through nginx from a given loopback address and finds the instance it landed on. */
 async function deviceThroughNginx(stack: EdgeStack, user: string, from: string, options: ClientOptions = {}): Promise<Placed> {
   const client = await connectClient(stack.nginx.url, await signToken({ sub: user }), { ...fromAddress(from), ...options });
   stack.clients.push(client);
-  const instance = await stack.cluster.instanceOf(client.socket.id!);
+  const instance = await stack.topology.instanceOf(client.socket.id!);
   return { client, user, from, instance };
 }
 
@@ -118,11 +111,11 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
       assert.equal(device.client.ofType('edge-ws-all').length, 1, `broadcast to ${device.from}`);
     }
 
-    // The TCP peer of every instance is nginx (127.0.0.1); the address logged is the client's, from X-Forwarded-For.
+    // The TCP peer of every instance is nginx; the address logged is the client's, from X-Forwarded-For.
     for (const device of devices) {
-      const record = device.instance.connectionRecord(device.client.socket.id!);
+      const record = await device.instance.connectionRecord(device.client.socket.id!);
       assert.equal(record?.['address'], device.from);
-      assert.equal(record?.['peer'], '127.0.0.1');
+      assert.equal(record?.['peer'], stack.nginx.addressSeenByGateways);
     }
   });
 
@@ -144,7 +137,7 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
       assert.deepEqual(device.client.disconnects, []);
       assert.deepEqual(device.client.transportErrors, []);
     }
-    const refused = stack.nginx.accessLog().filter((record) => record.request.includes('transport=polling') && record.status !== '200');
+    const refused = (await stack.nginx.accessLog()).filter((record) => record.request.includes('transport=polling') && record.status !== '200');
     assert.deepEqual(refused, [], 'polling requests answered with an error (a 400 is "Session ID unknown")');
   });
 
@@ -166,13 +159,13 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
       assert.match(response.body, /<center>nginx<\/center>/, `${path} was not answered by nginx itself`);
       assert.doesNotMatch(response.body, /# (HELP|TYPE)/, `${path} leaked metrics`);
     }
-    await waitUntil(() => stack.nginx.accessLog().filter((record) => record.request.includes('metrics')).length >= paths.length, 'the access log');
-    const proxied = stack.nginx.accessLog().filter((record) => record.request.includes('metrics') && record.upstream !== '');
+    await waitUntil(async () => (await stack.nginx.accessLog()).filter((record) => record.request.includes('metrics')).length >= paths.length, 'the access log');
+    const proxied = (await stack.nginx.accessLog()).filter((record) => record.request.includes('metrics') && record.upstream !== '');
     assert.deepEqual(proxied, [], '/metrics requests were proxied to an instance');
   });
 
   it('each instance answers /metrics directly on its own port (needs the metrics feature)', async () => {
-    for (const instance of stack.cluster.instances) {
+    for (const instance of stack.topology.gateways) {
       const response = await fetch(`${instance.url}/metrics`);
       assert.equal(response.status, 200, `${instance.instanceId} /metrics`);
       assert.match(await response.text(), /# TYPE /);
@@ -195,7 +188,7 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
     assert.equal(bigBody.status, 413);
     const bigHeader = await fetch(`${stack.nginx.url}/health/live`, { headers: { 'x-padding': 'x'.repeat(32 * 1024) } });
     assert.ok(bigHeader.status === 400 || bigHeader.status === 431 || bigHeader.status === 494, `oversized header answered ${bigHeader.status}`);
-    for (const instance of stack.cluster.instances) assert.equal(await instance.isReady(), true);
+    for (const instance of stack.topology.gateways) assert.equal(await instance.isReady(), true);
   });
 });
 
@@ -216,17 +209,16 @@ describe('behind nginx: an instance dies', () => {
     for (let n = 0; n < 15; n++) devices.push(await deviceThroughNginx(stack, `fo-user-${n}`, address(100 + n), reconnecting));
 
     // The instance with the most clients crashes.
-    const counts = new Map<GatewayProcess, number>();
+    const counts = new Map<GatewayHandle, number>();
     for (const device of devices) counts.set(device.instance, (counts.get(device.instance) ?? 0) + 1);
     const [victim] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
     const orphans = devices.filter((device) => device.instance === victim);
-    const others = stack.cluster.instances.filter((instance) => instance !== victim);
-    victim.process.signal('SIGKILL');
-    await victim.process.exited;
+    const others = stack.topology.gateways.filter((instance) => instance !== victim);
+    await victim.kill();
 
     await waitUntil(() => orphans.every((device) => device.client.reconnects >= 1 && device.client.socket.connected), 'the orphaned clients to reconnect', 30_000);
     for (const device of orphans) {
-      const instance = await stack.cluster.instanceOf(device.client.socket.id!);
+      const instance = await stack.topology.instanceOf(device.client.socket.id!);
       assert.ok(others.includes(instance), `${device.from} reconnected to the dead instance?`);
     }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CommandRejectReasons, MAX_USER_IDS, Patterns, encodeCommand } from '@herald/contracts';
-import { GatewayCluster, RawPublisher, RedisServer, connectClient, signToken, type TestClient } from '@herald/testing';
+import { RawPublisher, connectClient, signToken, startTopology, type TestClient, type Topology } from '@herald/testing';
 
 const MAX_PAYLOAD_BYTES = 1024;
 
@@ -32,26 +32,23 @@ const MALFORMED: Array<{ channel: string; message: string; reason: string }> = [
 ];
 
 describe('malformed commands', () => {
-  let redis: RedisServer;
-  let cluster: GatewayCluster;
+  let topology: Topology;
   let publisher: RawPublisher;
   let victim: TestClient;
   let bystander: TestClient;
 
   before(async () => {
-    redis = await RedisServer.start();
-    cluster = await GatewayCluster.start(2, { redisUrl: redis.url, env: { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) } });
-    publisher = await RawPublisher.connect(redis.url);
-    victim = await connectClient(cluster.at(0).url, await signToken({ sub: 'victim' }));
-    bystander = await connectClient(cluster.at(1).url, await signToken({ sub: 'victim' }));
+    topology = await startTopology({ gateways: 2, gatewayEnv: { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) } });
+    publisher = await RawPublisher.connect(topology.redis.url);
+    victim = await connectClient(topology.at(0).url, await signToken({ sub: 'victim' }));
+    bystander = await connectClient(topology.at(1).url, await signToken({ sub: 'victim' }));
   });
 
   after(async () => {
     victim?.close();
     bystander?.close();
     await publisher?.close();
-    await cluster?.stop();
-    await redis?.stop();
+    await topology?.stop();
   });
 
   it('rejects a flood of malformed commands with logged reasons while every valid command around them is delivered once', async () => {
@@ -73,10 +70,10 @@ describe('malformed commands', () => {
       assert.equal(device.socket.connected, true);
     }
 
-    for (const instance of cluster.instances) {
-      assert.equal(instance.process.running, true);
+    for (const instance of topology.gateways) {
+      assert.equal(await instance.isRunning(), true);
       assert.equal(await instance.isReady(), true);
-      const logged = instance.logsWith('command rejected');
+      const logged = await instance.logsWith('command rejected');
       for (const reason of new Set(MALFORMED.map((bad) => bad.reason))) {
         const expected = MALFORMED.filter((bad) => bad.reason === reason).length * rounds;
         assert.equal(logged.filter((record) => record['reason'] === reason).length, expected, `${instance.instanceId}: ${reason}`);

@@ -2,20 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Patterns } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
-import { GatewayCluster, RawPublisher, RedisServer, TestClient, connectClient, signToken, waitUntil } from '@herald/testing';
+import { RawPublisher, TestClient, connectClient, signToken, startTopology, waitUntil, type Topology } from '@herald/testing';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 for (const instanceCount of [1, 3]) {
   describe(`delivery across ${instanceCount} instance(s)`, () => {
-    let redis: RedisServer;
-    let cluster: GatewayCluster;
+    let topology: Topology;
     let publisher: RawPublisher;
     let sdk: HeraldPublisher;
     const clients: TestClient[] = [];
 
     const device = async (user: string, instance: number): Promise<TestClient> => {
-      const client = await connectClient(cluster.at(instance).url, await signToken({ sub: user }));
+      const client = await connectClient(topology.at(instance).url, await signToken({ sub: user }));
       clients.push(client);
       return client;
     };
@@ -27,10 +26,9 @@ for (const instanceCount of [1, 3]) {
     };
 
     before(async () => {
-      redis = await RedisServer.start();
-      cluster = await GatewayCluster.start(instanceCount, { redisUrl: redis.url });
-      publisher = await RawPublisher.connect(redis.url);
-      sdk = new HeraldPublisher({ redisUrl: redis.url });
+      topology = await startTopology({ gateways: instanceCount });
+      publisher = await RawPublisher.connect(topology.redis.url);
+      sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
       await sdk.connect();
     });
 
@@ -38,8 +36,7 @@ for (const instanceCount of [1, 3]) {
       for (const client of clients) client.close();
       await sdk?.close();
       await publisher?.close();
-      await cluster?.stop();
-      await redis?.stop();
+      await topology?.stop();
     });
 
     it('gives each device of a user exactly one copy, with the same generated id, and nothing to other users', async () => {
@@ -78,9 +75,9 @@ for (const instanceCount of [1, 3]) {
       await publisher.publish(Patterns.NotifyUser, { userId: 'nobody-home', type: 'lost', data: {} });
       await barrier('nobody', 'erin', witness);
       assert.equal(witness.ofType('lost').length, 0);
-      for (const instance of cluster.instances) {
+      for (const instance of topology.gateways) {
         assert.equal(await instance.isReady(), true);
-        assert.deepEqual(instance.logs().filter((record) => Number(record['level']) >= 50), [], `${instance.instanceId} logged errors`);
+        assert.deepEqual((await instance.logs()).filter((record) => Number(record['level']) >= 50), [], `${instance.instanceId} logged errors`);
       }
     });
 

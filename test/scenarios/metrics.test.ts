@@ -11,18 +11,18 @@ import {
 } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
-  GatewayCluster,
   MetricsSnapshot,
   RawPublisher,
-  RedisServer,
   TestClient,
   connectClient,
   engineRequest,
   expectConnectError,
   labelKey,
   signToken,
+  startTopology,
   waitUntil,
-  type GatewayProcess,
+  type GatewayHandle,
+  type Topology,
 } from '@herald/testing';
 
 const MAX_PAYLOAD_BYTES = 1024;
@@ -33,26 +33,24 @@ const MAX_PAYLOAD_BYTES = 1024;
  * client errors move only where the sockets are.
  */
 describe('metrics: /metrics shows exactly what happened, per instance', () => {
-  let redis: RedisServer;
-  let cluster: GatewayCluster;
+  let topology: Topology;
   let publisher: RawPublisher;
   let sdk: HeraldPublisher;
-  let a: GatewayProcess;
-  let b: GatewayProcess;
+  let a: GatewayHandle;
+  let b: GatewayHandle;
   const clients: TestClient[] = [];
 
-  const device = async (instance: GatewayProcess, user: string): Promise<TestClient> => {
+  const device = async (instance: GatewayHandle, user: string): Promise<TestClient> => {
     const client = await connectClient(instance.url, await signToken({ sub: user }));
     clients.push(client);
     return client;
   };
 
   before(async () => {
-    redis = await RedisServer.start();
-    cluster = await GatewayCluster.start(2, { redisUrl: redis.url, env: { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) } });
-    [a, b] = [cluster.at(0), cluster.at(1)];
-    publisher = await RawPublisher.connect(redis.url);
-    sdk = new HeraldPublisher({ redisUrl: redis.url });
+    topology = await startTopology({ gateways: 2, gatewayEnv: { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) } });
+    [a, b] = [topology.at(0), topology.at(1)];
+    publisher = await RawPublisher.connect(topology.redis.url);
+    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
     await sdk.connect();
   });
 
@@ -60,8 +58,7 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
     for (const client of clients) client.close();
     await sdk?.close();
     await publisher?.close();
-    await cluster?.stop();
-    await redis?.stop();
+    await topology?.stop();
   });
 
   it('serves the Prometheus text format with the documented types', async () => {
@@ -155,7 +152,7 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
     await waitUntil(() => dave.disconnects.length === 1, 'dave to be dropped for an undecodable packet');
     bob.close();
 
-    const expectSockets = async (instance: GatewayProcess, count: number): Promise<void> =>
+    const expectSockets = async (instance: GatewayHandle, count: number): Promise<void> =>
       waitUntil(async () => (await MetricsSnapshot.scrape(instance.url)).value('herald_connected_sockets') === count, `${count} sockets on ${instance.instanceId}`);
     await Promise.all([expectSockets(a, 1), expectSockets(b, 1)]);
     await waitUntil(
@@ -247,13 +244,13 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
 
   it('herald_redis_connected drops to 0 for every role while Redis is down and returns to 1 after', async () => {
     const roles = Object.values(RedisClientRoles);
-    const allRoles = async (instance: GatewayProcess, value: number): Promise<boolean> => {
+    const allRoles = async (instance: GatewayHandle, value: number): Promise<boolean> => {
       const scrape = await MetricsSnapshot.scrape(instance.url);
       return roles.every((role) => scrape.value('herald_redis_connected', { role }) === value);
     };
-    await redis.kill();
+    await topology.redis.kill();
     await waitUntil(async () => (await allRoles(a, 0)) && (await allRoles(b, 0)), 'every Redis role to read 0', 20_000);
-    await redis.launch();
+    await topology.redis.launch();
     await waitUntil(async () => (await allRoles(a, 1)) && (await allRoles(b, 1)), 'every Redis role to read 1 again', 20_000);
   });
 });

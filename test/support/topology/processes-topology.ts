@@ -1,0 +1,150 @@
+import { GatewayProcess } from '../gateway-process.js';
+import { NginxProcess, type NginxAccessRecord } from '../nginx-process.js';
+import { RedisServer } from '../redis-server.js';
+import { BaseTopology, initialGatewaySpecs, settleAll } from './base-topology.js';
+import type { ExitStatus, GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, TopologyOptions } from './topology.js';
+
+/** A gateway process (`node dist/apps/gateway/src/main.js`) seen through the topology interface. */
+class ProcessGateway implements GatewayHandle {
+  constructor(private readonly gateway: GatewayProcess) {}
+
+  get instanceId(): string {
+    return this.gateway.instanceId;
+  }
+
+  get url(): string {
+    return this.gateway.url;
+  }
+
+  health(kind: 'live' | 'ready'): Promise<{ status: number; body: unknown }> {
+    return this.gateway.health(kind);
+  }
+
+  isReady(): Promise<boolean> {
+    return this.gateway.isReady();
+  }
+
+  waitReady(timeoutMs?: number): Promise<void> {
+    return this.gateway.waitReady(timeoutMs);
+  }
+
+  async logs(): Promise<LogRecord[]> {
+    return this.gateway.logs();
+  }
+
+  async logsWith(message: string): Promise<LogRecord[]> {
+    return this.gateway.logsWith(message);
+  }
+
+  async connectionRecord(socketId: string): Promise<LogRecord | undefined> {
+    return this.gateway.connectionRecord(socketId);
+  }
+
+  async isRunning(): Promise<boolean> {
+    return this.gateway.process.running;
+  }
+
+  async incarnation(): Promise<string> {
+    return `pid ${String(this.gateway.process.pid)}`;
+  }
+
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    this.gateway.process.signal(signal);
+  }
+
+  exited(): Promise<ExitStatus> {
+    return this.gateway.process.exited;
+  }
+
+  async kill(): Promise<void> {
+    this.gateway.process.signal('SIGKILL');
+    await this.gateway.process.exited;
+  }
+
+  stop(): Promise<void> {
+    return this.gateway.stop();
+  }
+}
+
+class ProcessNginx implements NginxHandle {
+  readonly addressSeenByGateways = '127.0.0.1';
+
+  constructor(private readonly nginx: NginxProcess) {}
+
+  get url(): string {
+    return this.nginx.url;
+  }
+
+  get port(): number {
+    return this.nginx.port;
+  }
+
+  async accessLog(): Promise<NginxAccessRecord[]> {
+    return this.nginx.accessLog();
+  }
+
+  async errors(): Promise<string[]> {
+    return this.nginx.errors();
+  }
+
+  stop(): Promise<void> {
+    return this.nginx.stop();
+  }
+}
+
+/** Local processes: a private redis-server, gateway processes and nginx, all on free loopback ports. */
+export class ProcessesTopology extends BaseTopology {
+  readonly kind = 'processes';
+  private nginxProcess: ProcessNginx | undefined;
+
+  private constructor(
+    private readonly redisServer: RedisServer,
+    private readonly gatewayEnv: Record<string, string>,
+  ) {
+    super();
+  }
+
+  get redis(): RedisHandle {
+    return this.redisServer;
+  }
+
+  static async start(options: TopologyOptions = {}): Promise<ProcessesTopology> {
+    const topology = new ProcessesTopology(await RedisServer.start(), options.gatewayEnv ?? {});
+    try {
+      const initial = await Promise.allSettled(initialGatewaySpecs(options).map((spec) => topology.startGateway(spec)));
+      for (const result of initial) if (result.status === 'fulfilled') topology.started.push(result.value);
+      const failed = initial.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (options.nginx) {
+        topology.nginxProcess = new ProcessNginx(await NginxProcess.start(topology.started.map((gateway) => Number(new URL(gateway.url).port))));
+        topology.nginx = topology.nginxProcess;
+      }
+      return topology;
+    } catch (error) {
+      // Whatever did start must not outlive the failed setup (it would keep the test process alive).
+      await topology.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async addGateway(spec: GatewaySpec = {}): Promise<GatewayHandle> {
+    const gateway = await this.startGateway(spec);
+    this.started.push(gateway);
+    return gateway;
+  }
+
+  private async startGateway(spec: GatewaySpec): Promise<ProcessGateway> {
+    return new ProcessGateway(
+      await GatewayProcess.start({
+        redisUrl: this.redisServer.url,
+        env: { ...this.gatewayEnv, ...spec.env },
+        ...(spec.instanceId === undefined ? {} : { instanceId: spec.instanceId }),
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await settleAll('stopping the processes topology', [async () => this.nginxProcess?.stop(), ...this.started.map((gateway) => () => gateway.stop())]);
+    await this.redisServer.stop();
+  }
+}
