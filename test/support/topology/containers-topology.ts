@@ -7,8 +7,8 @@ import { freePort } from '../ports.js';
 import { TEST_JWT_SECRET } from '../tokens.js';
 import { waitUntil } from '../wait.js';
 import { BaseTopology, initialGatewaySpecs, parseLogLines, settleAll } from './base-topology.js';
-import { DOCKER_HINT, DockerUnavailableError, containerLines, dockerClient, requireImage } from './docker-engine.js';
-import { RUN_LABEL, topologyConfig, type TopologyConfig } from './topology-config.js';
+import { DockerUnavailableError, containerLines, dockerClient, requireImage } from './docker-engine.js';
+import { DOCKER_HINT, RUN_LABEL, topologyConfig, type TopologyConfig } from './topology-config.js';
 import type { ExitStatus, GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, TopologyOptions } from './topology.js';
 
 const GATEWAY_PORT = 3000;
@@ -229,9 +229,8 @@ export class ContainersTopology extends BaseTopology {
   static async start(options: TopologyOptions = {}): Promise<ContainersTopology> {
     const config = topologyConfig();
     const docker = await dockerClient();
-    const localImages = 'Without a registry: `bash scripts/docker-local.sh` as root, then `. .tmp/docker-local.env` (sets REDIS_IMAGE, NGINX_IMAGE...)';
-    await requireImage(config.REDIS_IMAGE, localImages);
-    if (options.nginx) await requireImage(config.NGINX_IMAGE, localImages);
+    await requireImage(config.REDIS_IMAGE, DOCKER_HINT);
+    if (options.nginx) await requireImage(config.NGINX_IMAGE, DOCKER_HINT);
     if (!(await docker.image.exists(ImageName.fromString(config.HERALD_GATEWAY_IMAGE)))) {
       throw new DockerUnavailableError(
         `the gateway image ${config.HERALD_GATEWAY_IMAGE} does not exist: \`npm run test:containers\` builds it from the Dockerfile before the tests ` +

@@ -1,11 +1,8 @@
 import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { ImageName, getContainerRuntimeClient, type ContainerRuntimeClient } from 'testcontainers';
+import { DOCKER_HINT } from './topology-config.js';
 
-/** How to get an engine, for every error that lacks one. */
-export const DOCKER_HINT =
-  'On Debian, as root: `bash scripts/docker-local.sh` installs and starts Docker and builds local base images without any registry, ' +
-  'then `. .tmp/docker-local.env`; elsewhere install Docker (docs/docker.md)';
 
 /** Thrown when the containers topology cannot work: no engine, a missing image. Its message says why and what to do. */
 export class DockerUnavailableError extends Error {

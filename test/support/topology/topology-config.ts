@@ -6,8 +6,19 @@ export const DEFAULT_IMAGES = {
   REDIS_IMAGE: 'redis:7-alpine',
   NGINX_IMAGE: 'nginx:1.27-alpine',
   NODE_IMAGE: 'node:24-bookworm-slim',
+  PROMETHEUS_IMAGE: 'prom/prometheus:v2.53.2',
   HERALD_GATEWAY_IMAGE: 'herald-gateway:test',
 } as const;
+
+/** How to get an engine and images, for every error that lacks one. */
+export const DOCKER_HINT =
+  'On Debian, as root: `bash scripts/docker-local.sh` installs and starts Docker and builds local base images without any registry ' +
+  '(`npm run test:containers` reads the .tmp/docker-local.env it writes); elsewhere install Docker (docs/docker.md)';
+
+/** The compose project of a run's compose test (the runner sweeps its containers by this name). */
+export function composeProjectName(runId: string): string {
+  return `herald-${runId}-compose`;
+}
 
 const TopologyEnv = z.object({
   HERALD_TOPOLOGY: z.enum(['processes', 'containers']).default('processes'),
