@@ -16,3 +16,4 @@ export * from './prometheus-process.js';
 export * from './promtool.js';
 export * from './loadgen.js';
 export * from './topology/index.js';
+export * from './compose-stack.js';

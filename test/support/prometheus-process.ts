@@ -59,52 +59,9 @@ interface ApiResponse<T> {
   error?: string;
 }
 
-/** A real Prometheus (Debian's `prometheus`) on a free loopback port, with a generated config and its own data directory. */
-export class PrometheusProcess {
-  private constructor(
-    private readonly process: ManagedProcess,
-    private readonly directory: string,
-    readonly port: number,
-  ) {}
-
-  static async start(options: PrometheusOptions): Promise<PrometheusProcess> {
-    const port = await freePort();
-    const directory = await mkdtemp(join(tmpdir(), 'herald-prometheus-'));
-    const interval = `${options.intervalSeconds ?? 1}s`;
-    const config = {
-      global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-      rule_files: [...(options.ruleFiles ?? [])],
-      scrape_configs: [{ job_name: options.job ?? 'herald-gateway', metrics_path: '/metrics', static_configs: [{ targets: [...options.targets] }] }],
-    };
-    const configFile = join(directory, 'prometheus.yml');
-    await writeFile(configFile, stringify(config));
-    const child = new ManagedProcess(`prometheus:${port}`, 'prometheus', [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(directory, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ]);
-    const prometheus = new PrometheusProcess(child, directory, port);
-    try {
-      await waitUntil(
-        async () => {
-          if (!child.running) throw new Error(`prometheus exited:\n${child.tail()}`);
-          return (await fetch(`${prometheus.url}/-/ready`).catch(() => undefined))?.status === 200;
-        },
-        `prometheus on port ${port} to be ready`,
-        30_000,
-        100,
-      );
-    } catch (error) {
-      await prometheus.stop();
-      throw error;
-    }
-    return prometheus;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
+/** Prometheus' HTTP API at a base URL: a PrometheusProcess, or a Prometheus container (the compose test). */
+export class PrometheusApi {
+  constructor(readonly url: string) {}
 
   /** GET /api/v1/<path>; rejects with Prometheus' own error (e.g. a PromQL parse error) when it answers `error`. */
   async api<T>(path: string, params: Record<string, string> = {}): Promise<T> {
@@ -145,6 +102,52 @@ export class PrometheusProcess {
   /** Every metric name Prometheus holds series for. */
   async metricNames(): Promise<string[]> {
     return this.api<string[]>('label/__name__/values');
+  }
+}
+
+/** A real Prometheus (Debian's `prometheus`) on a free loopback port, with a generated config and its own data directory. */
+export class PrometheusProcess extends PrometheusApi {
+  private constructor(
+    private readonly process: ManagedProcess,
+    private readonly directory: string,
+    readonly port: number,
+  ) {
+    super(`http://127.0.0.1:${port}`);
+  }
+
+  static async start(options: PrometheusOptions): Promise<PrometheusProcess> {
+    const port = await freePort();
+    const directory = await mkdtemp(join(tmpdir(), 'herald-prometheus-'));
+    const interval = `${options.intervalSeconds ?? 1}s`;
+    const config = {
+      global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+      rule_files: [...(options.ruleFiles ?? [])],
+      scrape_configs: [{ job_name: options.job ?? 'herald-gateway', metrics_path: '/metrics', static_configs: [{ targets: [...options.targets] }] }],
+    };
+    const configFile = join(directory, 'prometheus.yml');
+    await writeFile(configFile, stringify(config));
+    const child = new ManagedProcess(`prometheus:${port}`, 'prometheus', [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(directory, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ]);
+    const prometheus = new PrometheusProcess(child, directory, port);
+    try {
+      await waitUntil(
+        async () => {
+          if (!child.running) throw new Error(`prometheus exited:\n${child.tail()}`);
+          return (await fetch(`${prometheus.url}/-/ready`).catch(() => undefined))?.status === 200;
+        },
+        `prometheus on port ${port} to be ready`,
+        30_000,
+        100,
+      );
+    } catch (error) {
+      await prometheus.stop();
+      throw error;
+    }
+    return prometheus;
   }
 
   tail(count = 30): string {

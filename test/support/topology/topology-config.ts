@@ -25,6 +25,7 @@ const TopologyEnv = z.object({
   REDIS_IMAGE: z.string().min(1).default(DEFAULT_IMAGES.REDIS_IMAGE),
   NGINX_IMAGE: z.string().min(1).default(DEFAULT_IMAGES.NGINX_IMAGE),
   NODE_IMAGE: z.string().min(1).default(DEFAULT_IMAGES.NODE_IMAGE),
+  PROMETHEUS_IMAGE: z.string().min(1).default(DEFAULT_IMAGES.PROMETHEUS_IMAGE),
   /** The gateway image built from the project's Dockerfile, once per run, by the containers suite runner. */
   HERALD_GATEWAY_IMAGE: z.string().min(1).default(DEFAULT_IMAGES.HERALD_GATEWAY_IMAGE),
   /** Labels every container and network of a run, so the runner can sweep what a crashed test left behind. */

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Patterns } from '@herald/contracts';
+import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, COMPOSE_NGINX_PORT } from '@herald/edge-config';
+import {
+  ComposeStack,
+  PrometheusApi,
+  TEST_JWT_SECRET,
+  composeProjectName,
+  connectClient,
+  loadAlertRules,
+  signToken,
+  topologyConfig,
+  waitUntil,
+  type TestClient,
+} from '@herald/testing';
+
+// `docker compose up` of docker-compose.yml for real, as ops run it, on the images of this machine
+// (`npm run test:compose`; CI leaves Grafana out: docker/compose.without-grafana.yml). Every published port is
+// the compose file's own, on 127.0.0.1.
+const NGINX_URL = `http://127.0.0.1:${COMPOSE_NGINX_PORT}`;
+const PROMETHEUS_URL = 'http://127.0.0.1:9090';
+const JOB = 'herald-gateway';
+const SERVICES = ['redis', ...COMPOSE_GATEWAYS, 'nginx', 'prometheus'];
+
+describe('docker compose up: the stack ops run, on a real engine', () => {
+  const config = topologyConfig();
+  let stack: ComposeStack | undefined;
+  const clients: TestClient[] = [];
+
+  before(async () => {
+    stack = await ComposeStack.up({
+      projectName: composeProjectName(config.HERALD_TEST_RUN_ID),
+      files: ['docker-compose.yml', 'docker/compose.without-grafana.yml'],
+      env: {
+        HERALD_IMAGE: config.HERALD_GATEWAY_IMAGE,
+        NODE_IMAGE: config.NODE_IMAGE,
+        REDIS_IMAGE: config.REDIS_IMAGE,
+        NGINX_IMAGE: config.NGINX_IMAGE,
+        PROMETHEUS_IMAGE: config.PROMETHEUS_IMAGE,
+        JWT_SECRET: TEST_JWT_SECRET,
+      },
+    });
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await stack?.down();
+  });
+
+  it('runs redis, three gateways, nginx and prometheus, each healthy by its own health check; no grafana', async () => {
+    assert.deepEqual((await stack!.runningServices()).sort(), [...SERVICES].sort());
+    for (const service of SERVICES) assert.equal(await stack!.health(service), 'healthy', service);
+  });
+
+  it('a client connected through nginx on 8080 receives a command published to the compose Redis exactly once', async () => {
+    const token = async (sub: string): Promise<string> => signToken({ sub });
+    const phone = await connectClient(NGINX_URL, await token('compose-user'));
+    const laptop = await connectClient(NGINX_URL, await token('compose-user'));
+    const other = await connectClient(NGINX_URL, await token('someone-else'));
+    clients.push(phone, laptop, other);
+
+    const receivers = await stack!.publish(Patterns.NotifyUser, { userId: 'compose-user', type: 'from-compose', data: { n: 1 } });
+    assert.equal(receivers, COMPOSE_GATEWAYS.length, 'every gateway subscribes to notify.user once');
+    // Commands are handled in order: once the barrier is in, the first command was handled everywhere.
+    await stack!.publish(Patterns.NotifyBroadcast, { type: 'barrier', data: null });
+    await Promise.all([phone, laptop, other].map((client) => client.waitForType('barrier', 1, 20_000)));
+
+    assert.equal(phone.ofType('from-compose').length, 1);
+    assert.equal(laptop.ofType('from-compose').length, 1);
+    assert.equal(phone.ofType('from-compose')[0]!.id, laptop.ofType('from-compose')[0]!.id);
+    assert.deepEqual(phone.ofType('from-compose')[0]!.data, { n: 1 });
+    assert.equal(other.ofType('from-compose').length, 0);
+  });
+
+  it('Prometheus reports every gateway target up and has loaded the alert rules', async () => {
+    const prometheus = new PrometheusApi(PROMETHEUS_URL);
+    const expectedTargets = COMPOSE_GATEWAYS.map((host) => `${host}:${COMPOSE_GATEWAY_PORT}`).sort();
+    // prometheus/prometheus.yml scrapes every 15 s.
+    await waitUntil(
+      async () => {
+        const targets = (await prometheus.activeTargets()).filter((target) => target.labels['job'] === JOB);
+        return targets.length === expectedTargets.length && targets.every((target) => target.health === 'up');
+      },
+      'every gateway target to be up in Prometheus',
+      90_000,
+      1000,
+    );
+    const targets = (await prometheus.activeTargets()).filter((target) => target.labels['job'] === JOB);
+    assert.deepEqual(targets.map((target) => target.labels['instance']).sort(), expectedTargets);
+
+    const rules = await prometheus.rules();
+    assert.deepEqual(
+      rules.filter((rule) => rule.type === 'alerting').map((rule) => rule.name).sort(),
+      loadAlertRules().map((rule) => rule.alert).sort(),
+    );
+    const up = await prometheus.vector(`up{job="${JOB}"}`);
+    assert.deepEqual(up.map((sample) => Number(sample.value[1])), [1, 1, 1]);
+  });
+
+  it('compose down removes every container and network of the project', async () => {
+    await stack!.down();
+    assert.deepEqual(await stack!.leftovers(), { containers: [], networks: [] });
+  });
+});
