@@ -99,6 +99,8 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
   });
 
   it('compose down removes every container and network of the project', async () => {
+    // Clients first: nginx stops gracefully (SIGQUIT), waiting for open WebSockets until compose's 10 s timeout.
+    for (const client of clients) client.close();
     await stack!.down();
     assert.deepEqual(await stack!.leftovers(), { containers: [], networks: [] });
   });

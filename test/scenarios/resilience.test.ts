@@ -69,7 +69,7 @@ describe('graceful shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`on ${signal}: tells clients why, closes their transport so they retry, and exits 0 within 10 s`, async () => {
       const gateway = await topology.addGateway();
-      // Reconnection on, as in a browser: behind nginx the retry lands on another instance (test/integration/edge tests).
+      // Reconnection on, as in a browser: behind nginx the retry lands on another instance (test/scenarios/edge.test.ts).
       const client = await connectClient(gateway.url, await signToken({ sub: 'pia' }), { reconnection: true, reconnectionDelay: 50 });
       let retried = false;
       client.socket.io.on('reconnect_attempt', () => (retried = true));
