@@ -30,12 +30,13 @@ describe('RedisIoAdapter per-socket bindings', () => {
     }
   });
 
-  it('calls the disconnect callback once, with the reason', () => {
+  it('hands the disconnect reason to the callback, with no wrapper of its own', () => {
     const socket = fakeSocket();
     const reasons: string[] = [];
-    adapter.bindClientDisconnect(socket, (reason) => reasons.push(reason));
+    const callback = (reason: string) => reasons.push(reason);
+    adapter.bindClientDisconnect(socket, callback);
     socket.emit('disconnect', 'transport close');
-    socket.emit('disconnect', 'again');
     assert.deepEqual(reasons, ['transport close']);
+    assert.deepEqual(socket.listeners('disconnect'), [callback], 'the callback itself is the listener');
   });
 });

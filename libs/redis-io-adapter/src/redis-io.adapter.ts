@@ -79,9 +79,12 @@ export class RedisIoAdapter extends IoAdapter {
     if (handlers.length > 0) super.bindMessageHandlers(socket, handlers, transform);
   }
 
-  /** Nest wraps the callback in one more closure per socket; the callback already takes the reason. */
+  /**
+   * Nest wraps the callback in one more closure and a `once` wrapper per socket. socket.io emits `disconnect` once
+   * per socket (and clients cannot send an event by that reserved name), so a plain listener is enough.
+   */
   override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
-    client.once('disconnect', callback);
+    client.on('disconnect', callback);
   }
 
   override async dispose(): Promise<void> {

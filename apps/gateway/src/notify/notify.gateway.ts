@@ -55,9 +55,12 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     void socket.join(userRoom(userId));
     this.expiries.schedule(socket);
     this.metrics.connectionAccepted();
-    // Listeners shared by every socket: a closure per socket is memory each idle connection would hold.
-    socket.onAny(this.countClientMessage);
+    // Shared listeners, not closures per socket: each idle connection would hold them for its lifetime. A socket
+    // middleware (its list already exists) rather than onAny, which adds a listener array and a property per socket.
+    socket.use(this.countClientMessage);
     socket.on('error', this.countSocketError);
+    // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
+    socket.handshake.auth = {};
     this.logger.debug({ userId, socketId: socket.id, address: socket.handshake.address }, 'connected');
   }
 
@@ -66,8 +69,11 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     this.expiries.cancel(socket);
   }
 
-  // Clients send no events by design: count whatever arrives, under one bounded label.
-  private readonly countClientMessage = (): void => this.metrics.clientMessage();
+  // Clients send no events by design: count whatever arrives, under one bounded label, and let it through as before.
+  private readonly countClientMessage = (_event: unknown, next: (error?: Error) => void): void => {
+    this.metrics.clientMessage();
+    next();
+  };
 
   // A client can also send an event named "error" (counted above); only the transport's own errors are Error objects.
   private readonly countSocketError = (error: unknown): void => {
