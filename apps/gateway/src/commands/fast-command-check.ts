@@ -1,4 +1,13 @@
-import { MAX_ID_LENGTH, MAX_TYPE_LENGTH, MAX_USER_IDS, Patterns, type NotifyBroadcastCommand, type NotifyPattern } from '@herald/contracts';
+import {
+  MAX_ID_LENGTH,
+  MAX_TYPE_LENGTH,
+  MAX_USER_IDS,
+  Patterns,
+  type NotifyBroadcastCommand,
+  type NotifyPattern,
+  type NotifyUserCommand,
+  type NotifyUsersCommand,
+} from '@herald/contracts';
 import type { ValidCommand } from './command-validator.service.js';
 
 /**
@@ -24,38 +33,43 @@ const isPlainObject = (value: unknown): value is Fields => {
 
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH;
 
-/** type, data, id and sentAt in the schema's output form, or undefined when the schema must decide. */
-function base(raw: Fields): NotifyBroadcastCommand | undefined {
+/**
+ * Checks type, data, id and sentAt and writes them onto `command` in the schema's output form (same key order, the
+ * default type, no key for an absent optional field). False when the schema must decide.
+ */
+function addBase(raw: Fields, command: Fields): boolean {
   const { type = DEFAULT_TYPE, data, id, sentAt } = raw;
-  if (typeof type !== 'string' || type.length < 1 || type.length > MAX_TYPE_LENGTH) return undefined;
-  if (data === undefined) return undefined;
-  if (id !== undefined && !isId(id)) return undefined;
-  if (sentAt !== undefined && !(typeof sentAt === 'number' && sentAt >= 0 && sentAt <= MAX_SENT_AT)) return undefined;
-  // Same key order and the same absent optional keys as the schema's output.
-  const command: NotifyBroadcastCommand = { type, data };
-  if (id !== undefined) command.id = id;
-  if (sentAt !== undefined) command.sentAt = sentAt;
-  return command;
+  if (typeof type !== 'string' || type.length < 1 || type.length > MAX_TYPE_LENGTH) return false;
+  if (data === undefined) return false;
+  if (id !== undefined && !isId(id)) return false;
+  if (sentAt !== undefined && !(typeof sentAt === 'number' && sentAt >= 0 && sentAt <= MAX_SENT_AT)) return false;
+  command['type'] = type;
+  command['data'] = data;
+  if (id !== undefined) command['id'] = id;
+  if (sentAt !== undefined) command['sentAt'] = sentAt;
+  return true;
 }
 
+// The command object is built once, in its final shape: no spread copies on the hot path. The casts are sound:
+// addBase has checked and written every field the schema's output type has.
 export function fastCheck(pattern: NotifyPattern, raw: unknown): FastChecked | undefined {
   if (!isPlainObject(raw)) return undefined;
   switch (pattern) {
     case Patterns.NotifyUser: {
       const { userId } = raw;
       if (!isId(userId)) return undefined;
-      const rest = base(raw);
-      return rest === undefined ? undefined : { ok: true, pattern, command: { userId, ...rest } };
+      const command: Fields = { userId };
+      return addBase(raw, command) ? { ok: true, pattern, command: command as NotifyUserCommand } : undefined;
     }
     case Patterns.NotifyUsers: {
       const { userIds } = raw;
       if (!Array.isArray(userIds) || userIds.length < 1 || userIds.length > MAX_USER_IDS || !userIds.every(isId)) return undefined;
-      const rest = base(raw);
-      return rest === undefined ? undefined : { ok: true, pattern, command: { userIds: [...new Set<string>(userIds)], ...rest } };
+      const command: Fields = { userIds: [...new Set<string>(userIds)] };
+      return addBase(raw, command) ? { ok: true, pattern, command: command as NotifyUsersCommand } : undefined;
     }
     case Patterns.NotifyBroadcast: {
-      const command = base(raw);
-      return command === undefined ? undefined : { ok: true, pattern, command };
+      const command: Fields = {};
+      return addBase(raw, command) ? { ok: true, pattern, command: command as NotifyBroadcastCommand } : undefined;
     }
   }
 }
