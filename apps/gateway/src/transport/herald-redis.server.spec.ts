@@ -218,6 +218,29 @@ describe('HeraldRedisServer', () => {
   });
 });
 
+describe('HeraldRedisServer message listener (what ioredis calls)', () => {
+  type Listener = (channel: string, message: string) => Promise<unknown> | undefined;
+  const listenerOf = (server: HeraldRedisServer): Listener => server.getMessageHandler({ publish: async () => 1 }) as unknown as Listener;
+
+  it('handles a direct-route event synchronously and hands back no promise (none to chain, no microtask)', () => {
+    const { server, direct } = setup();
+    const returned = listenerOf(server)(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, { userId: 'u1', data: 1 }));
+    assert.equal(returned, undefined);
+    assert.deepEqual(direct, [{ userId: 'u1', data: 1 }]);
+  });
+
+  it('passes other channels to Nest, and logs (never rejects) an async route that fails', async () => {
+    const { server, viaNest } = setup();
+    const listener = listenerOf(server);
+    await listener(Patterns.NotifyBroadcast, encodeCommand(Patterns.NotifyBroadcast, { data: 3 }));
+    assert.deepEqual(viaNest, [[Patterns.NotifyBroadcast, { data: 3 }]]);
+    server.routeEventsDirectly(new Map([[Patterns.NotifyUser, async () => Promise.reject(new Error('async boom'))]]));
+    await listener(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, { userId: 'u1', data: 1 }));
+    assert.equal(server.errors.length, 1);
+    assert.match(server.errors[0] ?? '', /async boom/);
+  });
+});
+
 describe("the gateway's CommandController", () => {
   it('takes the direct road for every notify pattern (an enhancer added to it would show here)', () => {
     const controller = new CommandController({} as DeliveryService, {} as NotifyGateway, {} as MetricsService);

@@ -37,20 +37,42 @@ export class HeraldRedisServer extends ServerRedis {
     return this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
   }
 
+  /**
+   * Nest's message listener chains a `.catch()` onto every message's promise: one more promise and microtask per
+   * message. The direct road is synchronous and catches its own errors, so it only hands Nest a promise when there
+   * is one (a request, a channel on Nest's road, an async handler).
+   */
+  override getMessageHandler(pub: unknown): ReturnType<ServerRedis['getMessageHandler']> {
+    // Nest declares the wildcard signature; without wildcards (not an option here) it listens with (channel, message).
+    const viaNest = super.getMessageHandler(pub) as unknown as (channel: string, buffer: string) => Promise<unknown>;
+    const listener = (channel: string, buffer: string): Promise<unknown> | undefined => {
+      const route = this.directRoutes.get(channel);
+      if (route === undefined) return viaNest(channel, buffer);
+      return this.dispatch(route, channel, buffer, pub)?.catch((error: unknown) => this.handleError(describe(error)));
+    };
+    return listener as unknown as ReturnType<ServerRedis['getMessageHandler']>;
+  }
+
   override handleMessage(channel: string, buffer: string, pub: unknown, pattern: string): Promise<void> {
     const route = this.directRoutes.get(channel);
     if (route === undefined) return super.handleMessage(channel, buffer, pub, pattern);
+    return this.dispatch(route, channel, buffer, pub) ?? HANDLED;
+  }
+
+  /** Runs a direct route; returns a promise only when the work is not done yet (Nest's road, an async handler). */
+  private dispatch(route: DirectEventRoute, channel: string, buffer: string, pub: unknown): Promise<void> | undefined {
     try {
       const packet = this.commands.deserialize(this.parseMessage(buffer), { channel });
       // A request (with an id) on an event channel gets whatever answer Nest gives it.
-      if ('id' in packet && packet.id !== undefined) return super.handleMessage(channel, buffer, pub, pattern);
+      if ('id' in packet && packet.id !== undefined) return super.handleMessage(channel, buffer, pub, channel);
       const result = route(packet.data);
-      // An async handler's failure reaches Nest's catch-and-log around handleMessage.
       if (result instanceof Promise) return result.then(() => undefined);
     } catch (error) {
       // Nest's road logs a failing handler and carries on; so does this one (nothing may escape into ioredis).
-      this.handleError(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      this.handleError(describe(error));
     }
-    return HANDLED;
+    return undefined;
   }
 }
+
+const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
