@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Transport, type RedisOptions } from '@nestjs/microservices';
 import { RedisIoAdapter } from '@herald/redis-io-adapter';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 import { RedisStatusService } from './redis/redis-status.service.js';
-import { CommandDeserializer } from './transport/command.deserializer.js';
+import { CommandController } from './transport/command.controller.js';
+import { directEventRoutes } from './transport/direct-event-routes.js';
+import { HeraldRedisServer } from './transport/herald-redis.server.js';
 
 async function bootstrap(config: AppConfig): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
@@ -33,21 +34,22 @@ async function bootstrap(config: AppConfig): Promise<void> {
   app.useWebSocketAdapter(ioAdapter);
 
   const { host, port, username, password, db, tls } = config.redis;
-  const microservice = app.connectMicroservice({
-    transport: Transport.REDIS,
-    options: {
-      host,
-      port,
-      username,
-      password,
-      db,
-      ...(tls ? { tls: {} } : {}),
-      // Nest's default (0 retries) leaves a live process that silently receives nothing after one blip.
-      retryAttempts: Number.MAX_SAFE_INTEGER,
-      retryDelay: 1000,
-      deserializer: new CommandDeserializer(),
-    } satisfies RedisOptions['options'],
+  // Nest's Redis transport with a shorter road for notify events (transport/herald-redis.server.ts).
+  const transport = new HeraldRedisServer({
+    host,
+    port,
+    username,
+    password,
+    db,
+    ...(tls ? { tls: {} } : {}),
+    // Nest's default (0 retries) leaves a live process that silently receives nothing after one blip.
+    retryAttempts: Number.MAX_SAFE_INTEGER,
+    retryDelay: 1000,
   });
+  const microservice = app.connectMicroservice({ strategy: transport });
+  const { routes, keptOnNest } = directEventRoutes(app.get(CommandController));
+  transport.routeEventsDirectly(routes);
+  for (const why of keptOnNest) logger.warn(`event handler kept on Nest's pipeline: ${why}`, 'Bootstrap');
   redisStatus.watchTransport(microservice);
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);

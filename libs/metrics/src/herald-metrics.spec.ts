@@ -39,6 +39,22 @@ const metricsWithoutNodeDefaults = (): HeraldMetrics => new HeraldMetrics({ inst
 describe('HeraldMetrics', () => {
   afterEach(() => mock.timers.reset());
 
+  it('hands the hot-path tallies to every scrape exactly: nothing lost between scrapes, nothing counted twice', async () => {
+    const metrics = metricsWithoutNodeDefaults();
+    for (let i = 0; i < 3; i++) metrics.commandReceived(Patterns.NotifyUser);
+    metrics.delivered(Patterns.NotifyUser, 2, Date.now());
+    assert.equal(await value(metrics, 'herald_commands_received_total', { pattern: Patterns.NotifyUser }), 3);
+    assert.equal(await value(metrics, 'herald_notifications_delivered_total', { pattern: Patterns.NotifyUser }), 2);
+    assert.match(await metrics.exposition(), /herald_commands_received_total\{pattern="notify.user"\} 3\n/, 'the text exposition too');
+    metrics.commandReceived(Patterns.NotifyUser);
+    metrics.delivered(Patterns.NotifyUser, 5, Date.now());
+    for (let scrape = 0; scrape < 2; scrape++) {
+      assert.equal(await value(metrics, 'herald_commands_received_total', { pattern: Patterns.NotifyUser }), 4);
+      assert.equal(await value(metrics, 'herald_notifications_delivered_total', { pattern: Patterns.NotifyUser }), 7);
+    }
+    assert.equal(await value(metrics, 'herald_commands_received_total', { pattern: Patterns.NotifyUsers }), 0);
+  });
+
   it('creates every labelled series at 0 up front, so rates and alerts see zeros instead of nothing', async () => {
     const metrics = metricsWithoutNodeDefaults();
     for (const pattern of Object.values(Patterns)) {

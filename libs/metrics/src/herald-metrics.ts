@@ -38,6 +38,26 @@ function childrenOf<V extends string, C>(labelValues: readonly V[], child: (valu
   return Object.fromEntries(labelValues.map((value) => [value, child(value)])) as Record<V, C>;
 }
 
+/**
+ * A counter child for the per-command path: increments are plain additions, handed to prom-client when it collects
+ * (every scrape), so the hot path skips prom-client's per-call label validation and hashing. Scrapes see exact values.
+ */
+class DeferredCount {
+  private pending = 0;
+
+  constructor(private readonly child: Counter.Internal) {}
+
+  add(value: number): void {
+    this.pending += value;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.child.inc(this.pending);
+    this.pending = 0;
+  }
+}
+
 /** The child for these labels, created at 0 so the series exists before anything happens. */
 function zeroed<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string>>): Counter.Internal {
   const child = counter.labels(labels);
@@ -58,9 +78,9 @@ export class HeraldMetrics {
   private readonly connectionsAccepted: Counter;
   private readonly connectionsRejected: Record<ConnectRefusalReason, Counter.Internal>;
   private readonly disconnections: Record<DisconnectReasonLabel, Counter.Internal>;
-  private readonly commandsReceived: Record<Pattern, Counter.Internal>;
+  private readonly commandsReceived: Record<Pattern, DeferredCount>;
   private readonly commandsRejected: Record<Pattern, Record<CommandRejectReason, Counter.Internal>>;
-  private readonly notificationsDelivered: Record<NotifyPattern, Counter.Internal>;
+  private readonly notificationsDelivered: Record<NotifyPattern, DeferredCount>;
   private readonly deliveryLatency: Record<NotifyPattern, Histogram.Internal<'pattern'>>;
   private readonly clientMessages: Record<ClientMessageLabel, Counter.Internal>;
   private readonly clientErrors: Record<ClientErrorKind, Counter.Internal>;
@@ -109,8 +129,11 @@ export class HeraldMetrics {
       help: 'Commands received from the Redis transport, by pattern, valid or not.',
       labelNames: ['pattern'],
       registers,
+      collect: (): void => {
+        for (const count of Object.values<DeferredCount>(this.commandsReceived)) count.flush();
+      },
     });
-    this.commandsReceived = childrenOf(values(Patterns), (pattern) => zeroed(received, { pattern }));
+    this.commandsReceived = childrenOf(values(Patterns), (pattern) => new DeferredCount(zeroed(received, { pattern })));
     const commandsRejected = new Counter({
       name: name('commands_rejected_total'),
       help: 'Commands rejected as invalid, by pattern and reason.',
@@ -125,8 +148,11 @@ export class HeraldMetrics {
       help: 'Notifications emitted to sockets of this instance (one per socket), by pattern.',
       labelNames: ['pattern'],
       registers,
+      collect: (): void => {
+        for (const count of Object.values<DeferredCount>(this.notificationsDelivered)) count.flush();
+      },
     });
-    this.notificationsDelivered = childrenOf(NOTIFY_PATTERNS, (pattern) => zeroed(delivered, { pattern }));
+    this.notificationsDelivered = childrenOf(NOTIFY_PATTERNS, (pattern) => new DeferredCount(zeroed(delivered, { pattern })));
     const latency = new Histogram({
       name: name('delivery_latency_seconds'),
       help: "Seconds from the command's sentAt (or its receipt when it has none) to the emit, per command that reached a socket here.",
@@ -197,7 +223,7 @@ export class HeraldMetrics {
   }
 
   commandReceived(pattern: Pattern): void {
-    this.commandsReceived[pattern].inc();
+    this.commandsReceived[pattern].add(1);
   }
 
   commandRejected(pattern: Pattern, reason: CommandRejectReason): void {
@@ -210,7 +236,7 @@ export class HeraldMetrics {
    */
   delivered(pattern: NotifyPattern, sockets: number, startedAtMs: number): void {
     if (sockets <= 0) return;
-    this.notificationsDelivered[pattern].inc(sockets);
+    this.notificationsDelivered[pattern].add(sockets);
     this.deliveryLatency[pattern].observe(Math.max(0, Date.now() - startedAtMs) / 1000);
   }
 

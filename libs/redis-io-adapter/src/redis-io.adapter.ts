@@ -3,7 +3,9 @@ import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, type RedisClientType } from 'redis';
-import type { Server, ServerOptions } from 'socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 
 export interface RedisIoAdapterOptions {
   url: string;
@@ -67,6 +69,22 @@ export class RedisIoAdapter extends IoAdapter {
     const server = super.createIOServer(port, { ...options, ...this.options.serverOptions } as ServerOptions) as Server;
     server.adapter(this.adapterConstructor);
     return server;
+  }
+
+  /**
+   * Nest builds an RxJS `disconnect$` stream (and a WeakMap entry) for every socket before looking at the handlers;
+   * a gateway without @SubscribeMessage handlers would keep those alive for each idle connection for nothing.
+   */
+  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    if (handlers.length > 0) super.bindMessageHandlers(socket, handlers, transform);
+  }
+
+  /**
+   * Nest wraps the callback in one more closure and a `once` wrapper per socket. socket.io emits `disconnect` once
+   * per socket (and clients cannot send an event by that reserved name), so a plain listener is enough.
+   */
+  override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
+    client.on('disconnect', callback);
   }
 
   override async dispose(): Promise<void> {

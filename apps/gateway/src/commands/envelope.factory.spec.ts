@@ -21,6 +21,11 @@ describe('buildEnvelope', () => {
     assert.deepEqual(envelope, { id: 'n1', type: 't', data: [1], createdAt: '1970-01-01T00:00:00.000Z' });
     assert.equal(NotificationEnvelopeSchema.safeParse(envelope).success, true);
   });
+  it('formats createdAt per millisecond, also when consecutive commands share or alternate milliseconds', () => {
+    const times = [0, 0, 1, 0, 1_700_000_000_123, 1_700_000_000_123, 1];
+    const created = times.map((sentAt) => buildEnvelope(Patterns.NotifyUser, { id: 'n', type: 't', data: 1, sentAt }, {}, 5).createdAt);
+    assert.deepEqual(created, times.map((ms) => new Date(ms).toISOString()));
+  });
   it('derives the id from the raw command and uses the receipt time without sentAt', () => {
     const raw = { userId: 'u', data: null };
     const envelope = buildEnvelope(Patterns.NotifyUser, { type: 'notification', data: null }, raw, Date.UTC(2026, 10, 21));

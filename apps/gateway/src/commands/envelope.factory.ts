@@ -22,12 +22,23 @@ export interface EnvelopeSource {
   sentAt?: number;
 }
 
+// Under load many commands carry the same millisecond (publishers stamp Date.now()): format each millisecond once.
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}
+
 /** `createdAt` is the publisher's `sentAt` when given (identical on every instance), else this instance's receipt time. */
 export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, rawData: unknown, receivedAt: number): NotificationEnvelope {
   return {
     id: command.id ?? deriveNotificationId(pattern, rawData),
     type: command.type,
     data: command.data,
-    createdAt: new Date(command.sentAt ?? receivedAt).toISOString(),
+    createdAt: isoTime(command.sentAt ?? receivedAt),
   };
 }

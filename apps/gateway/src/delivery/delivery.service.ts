@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Patterns, type NotifyPattern } from '@herald/contracts';
+import { Patterns, type NotificationEnvelope, type NotifyPattern } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { CommandValidatorService, type ValidCommand } from '../commands/command-validator.service.js';
 import { buildEnvelope } from '../commands/envelope.factory.js';
@@ -26,16 +26,28 @@ export class DeliveryService {
       this.logger.warn({ pattern, reason: result.reason, detail: result.detail }, 'command rejected');
       return { delivered: false, reason: result.reason };
     }
-    const envelope = buildEnvelope(pattern, result.command, raw, receivedAt);
-    const sockets = this.send(result, envelope);
+    // Every instance receives every command but most have none of its users: they stop here, with nothing built.
+    const sockets = this.localReach(result);
+    if (sockets > 0) this.send(result, buildEnvelope(pattern, result.command, raw, receivedAt));
     this.metrics.delivered(pattern, sockets, result.command.sentAt ?? receivedAt);
     return { delivered: true, sockets };
   }
 
-  private send(valid: ValidCommand, envelope: Parameters<NotifyGateway['broadcast']>[0]): number {
+  private localReach(valid: ValidCommand): number {
     switch (valid.pattern) {
       case Patterns.NotifyUser:
-        return this.gateway.sendToUsers([valid.command.userId], envelope);
+        return this.gateway.localSocketsOfUser(valid.command.userId);
+      case Patterns.NotifyUsers:
+        return this.gateway.localSocketsOfUsers(valid.command.userIds);
+      case Patterns.NotifyBroadcast:
+        return this.gateway.localConnections;
+    }
+  }
+
+  private send(valid: ValidCommand, envelope: NotificationEnvelope): void {
+    switch (valid.pattern) {
+      case Patterns.NotifyUser:
+        return this.gateway.sendToUser(valid.command.userId, envelope);
       case Patterns.NotifyUsers:
         return this.gateway.sendToUsers(valid.command.userIds, envelope);
       case Patterns.NotifyBroadcast:

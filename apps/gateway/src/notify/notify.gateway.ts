@@ -15,10 +15,8 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ExpiryScheduler } from './expiry-scheduler.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
-
-// setTimeout fires at once for delays above 2^31-1 ms; longer tokens are re-armed when this much has passed.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Connection lifecycle and typed sends. Every send uses `.local`: each instance receives every command
@@ -37,9 +35,16 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly clientAddress: ClientAddressService,
   ) {}
 
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly expiries = new ExpiryScheduler<NotificationSocket>(
+    (socket) => socket.data.expiresAt,
+    (socket) => this.endSession(socket, SessionEndReasons.TokenExpired),
+    (error, socket) => this.logger.error({ socketId: socket.id, error: String(error) }, 'ending an expired session failed'),
+  );
+  private local!: NotificationNamespace['local'];
 
   afterInit(server: NotificationNamespace): void {
+    // Broadcast operators are immutable; building `server.local` once saves an operator and a flags object per emit.
+    this.local = server.local;
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
@@ -50,14 +55,14 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   handleConnection(socket: NotificationSocket): void {
     const { userId } = socket.data;
     void socket.join(userRoom(userId));
-    this.armExpiry(socket);
+    this.expiries.schedule(socket);
     this.metrics.connectionAccepted();
-    // Clients send no events by design: count whatever arrives, under one bounded label.
-    socket.onAny(() => this.metrics.clientMessage());
-    // A client can also send an event named "error" (already counted above); only the transport's own errors are Error objects.
-    socket.on('error', (error: unknown) => {
-      if (error instanceof Error) this.metrics.clientError(ClientErrorKinds.SocketError);
-    });
+    // Shared listeners, not closures per socket: each idle connection would hold them for its lifetime. A socket
+    // middleware (its list already exists) rather than onAny, which adds a listener array and a property per socket.
+    socket.use(this.countClientMessage);
+    socket.on('error', this.countSocketError);
+    // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
+    socket.handshake.auth = {};
     this.logger.debug(
       { userId, socketId: socket.id, address: this.clientAddress.of(socket.request), peer: socket.handshake.address, transport: socket.conn.transport.name },
       'connected',
@@ -66,23 +71,43 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   handleDisconnect(socket: NotificationSocket, reason?: string): void {
     this.metrics.disconnected(reason);
-    clearTimeout(this.expiryTimers.get(socket.id));
-    this.expiryTimers.delete(socket.id);
+    this.expiries.cancel(socket);
   }
 
-  /** Emits to this instance's sockets of these users; returns how many sockets it reached. */
-  sendToUsers(userIds: readonly string[], envelope: NotificationEnvelope): number {
-    const rooms = userIds.map(userRoom);
-    const reached = this.countLocal(rooms);
-    if (reached > 0) this.server.local.to(rooms).emit(ClientEvents.Notification, envelope);
-    return reached;
+  // Clients send no events by design: count whatever arrives, under one bounded label, and let it through as before.
+  private readonly countClientMessage = (_event: unknown, next: (error?: Error) => void): void => {
+    this.metrics.clientMessage();
+    next();
+  };
+
+  // A client can also send an event named "error" (counted above); only the transport's own errors are Error objects.
+  private readonly countSocketError = (error: unknown): void => {
+    if (error instanceof Error) this.metrics.clientError(ClientErrorKinds.SocketError);
+  };
+
+  /** Sockets of this user on this instance: what `sendToUser` would reach. */
+  localSocketsOfUser(userId: string): number {
+    return this.server.adapter.rooms.get(userRoom(userId))?.size ?? 0;
   }
 
-  /** Emits to every socket of this instance; returns how many it reached. */
-  broadcast(envelope: NotificationEnvelope): number {
-    const reached = this.server.sockets.size;
-    if (reached > 0) this.server.local.emit(ClientEvents.Notification, envelope);
-    return reached;
+  /** Sockets of these users on this instance (a socket belongs to one user, so no socket counts twice). */
+  localSocketsOfUsers(userIds: readonly string[]): number {
+    return this.countLocal(userIds.map(userRoom));
+  }
+
+  /** Emits to this instance's sockets of this user. */
+  sendToUser(userId: string, envelope: NotificationEnvelope): void {
+    this.local.to(userRoom(userId)).emit(ClientEvents.Notification, envelope);
+  }
+
+  /** Emits to this instance's sockets of these users. */
+  sendToUsers(userIds: readonly string[], envelope: NotificationEnvelope): void {
+    this.local.to(userIds.map(userRoom)).emit(ClientEvents.Notification, envelope);
+  }
+
+  /** Emits to every socket of this instance. */
+  broadcast(envelope: NotificationEnvelope): void {
+    this.local.emit(ClientEvents.Notification, envelope);
   }
 
   /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */
@@ -91,6 +116,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     return remote.reduce((sum, count) => sum + count, this.countLocal([userRoom(userId)]));
   }
 
+  /** How many sockets `broadcast` would reach. */
   get localConnections(): number {
     return this.server.sockets.size;
   }
@@ -108,17 +134,6 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     let total = 0;
     for (const room of rooms) total += adapterRooms.get(room)?.size ?? 0;
     return total;
-  }
-
-  private armExpiry(socket: NotificationSocket): void {
-    const remaining = socket.data.expiresAt - Date.now();
-    this.expiryTimers.set(
-      socket.id,
-      setTimeout(
-      () => (remaining > MAX_TIMER_MS ? this.armExpiry(socket) : this.endSession(socket, SessionEndReasons.TokenExpired)),
-        Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
-      ),
-    );
   }
 
   /**

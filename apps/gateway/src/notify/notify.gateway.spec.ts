@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { ClientEvents, NOTIFICATIONS_NAMESPACE, type NotificationEnvelope } from '@herald/contracts';
+import { HeraldMetrics } from '@herald/metrics';
+import type { PinoLogger } from 'nestjs-pino';
+import { Server } from 'socket.io';
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
+import { NotifyGateway } from './notify.gateway.js';
+import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
+
+/** The gateway on a real in-process socket.io server, wired the way Nest wires it, with a stand-in for the JWT check. */
+describe('NotifyGateway', () => {
+  let http: HttpServer;
+  let io: Server;
+  let gateway: NotifyGateway;
+  let metrics: HeraldMetrics;
+  const serverSockets = new Map<string, NotificationSocket>();
+  const clients: ClientSocket[] = [];
+
+  const join = async (userId: string): Promise<ClientSocket> => {
+    const { port } = http.address() as AddressInfo;
+    const client = connect(`http://127.0.0.1:${port}${NOTIFICATIONS_NAMESPACE}`, { transports: ['websocket'], auth: { token: `token-of-${userId}` }, reconnection: false });
+    clients.push(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('connect_error', reject);
+    });
+    return client;
+  };
+
+  before(async () => {
+    http = createServer();
+    io = new Server(http);
+    const namespace: NotificationNamespace = io.of(NOTIFICATIONS_NAMESPACE);
+    const auth = {
+      middleware: (socket: NotificationSocket, next: () => void) => {
+        socket.data.userId = String(socket.handshake.auth['token']).replace('token-of-', '');
+        socket.data.expiresAt = Date.now() + 3_600_000;
+        next();
+      },
+      stopAccepting: () => undefined,
+    } as unknown as ConnectionAuthService;
+    metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
+    gateway = new NotifyGateway(auth, metrics as MetricsService, logger);
+    Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
+    gateway.afterInit(namespace);
+    namespace.on('connection', (socket) => {
+      serverSockets.set(socket.data.userId, socket);
+      gateway.handleConnection(socket);
+      socket.on('disconnect', (reason) => gateway.handleDisconnect(socket, reason));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+  });
+
+  it('keeps no bearer token and no per-socket closures on a connected socket', async () => {
+    await join('ann');
+    await join('bob');
+    const [ann, bob] = [serverSockets.get('ann'), serverSockets.get('bob')];
+    assert.ok(ann && bob);
+    assert.deepEqual(ann.handshake.auth, {}, 'the verified token is dropped');
+    const shared = (event: string) => ann.listeners(event).filter((listener) => bob.listeners(event).includes(listener));
+    assert.equal(shared('error').length, ann.listeners('error').length, 'every error listener is shared by both sockets');
+  });
+
+  it('delivers to the local sockets of one user only, and counts them', async () => {
+    const ann = await join('ann2');
+    const bob = await join('bob2');
+    const received: Array<[string, NotificationEnvelope]> = [];
+    ann.on(ClientEvents.Notification, (envelope: NotificationEnvelope) => received.push(['ann2', envelope]));
+    bob.on(ClientEvents.Notification, (envelope: NotificationEnvelope) => received.push(['bob2', envelope]));
+    assert.equal(gateway.localSocketsOfUser('ann2'), 1);
+    assert.equal(gateway.localSocketsOfUser('nobody'), 0);
+    const envelope: NotificationEnvelope = { id: 'n1', type: 't', data: { a: 1 }, createdAt: new Date(0).toISOString() };
+    gateway.sendToUser('ann2', envelope);
+    gateway.sendToUsers(['bob2'], { ...envelope, id: 'n2' });
+    await waitFor(() => received.length === 2);
+    assert.deepEqual(received.map(([user, { id }]) => [user, id]).sort(), [
+      ['ann2', 'n1'],
+      ['bob2', 'n2'],
+    ]);
+  });
+
+  it('counts every event a client sends, which nothing handles', async () => {
+    const client = await join('chatty');
+    const count = async () => (await metrics.registry.getSingleMetric('herald_client_messages_received_total')?.get())?.values[0]?.value ?? 0;
+    const before = await count();
+    client.emit('hello', 1);
+    client.emit('again');
+    await waitFor(async () => (await count()) === before + 2);
+  });
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
