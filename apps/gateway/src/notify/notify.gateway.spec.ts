@@ -9,6 +9,8 @@ import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
+import { loadConfig } from '../config/app-config.js';
+import { ClientAddressService } from '../edge/client-address.service.js';
 import { NotifyGateway } from './notify.gateway.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -46,7 +48,7 @@ describe('NotifyGateway', () => {
     } as unknown as ConnectionAuthService;
     metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    gateway = new NotifyGateway(auth, metrics as MetricsService, logger);
+    gateway = new NotifyGateway(auth, metrics as MetricsService, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })));
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);
     namespace.on('connection', (socket) => {
