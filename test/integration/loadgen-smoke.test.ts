@@ -21,7 +21,9 @@ describe('benchmark harness smoke run', () => {
     dir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
     const outcome = await runLoadgen([
       '--rates', String(RATE), '--duration', '1', '--instances', '2', '--connections', String(CONNECTIONS), '--users', String(USERS),
-      '--workers', '2', '--out', dir, '--json', join(dir, 'report.json'), '--quiet',
+      '--workers', '2',
+      // Speed is the benchmark's business, not a test's: a busy CI machine must not fail the run on latency.
+      '--max-p99', '10000', '--out', dir, '--json', join(dir, 'report.json'), '--quiet',
     ]);
     assert.equal(outcome.code, 0, `bench exited ${outcome.code}:\n${outcome.stderr}\n${outcome.stdout}`);
     stdout = outcome.stdout;
