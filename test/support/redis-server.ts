@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { pingRedis } from '@herald/local-services';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';
@@ -50,15 +50,6 @@ export class RedisServer {
 
   private async ping(): Promise<boolean> {
     if (!this.process?.running) throw new Error(`redis-server exited: ${this.process?.tail()}`);
-    const client = createClient({ url: this.url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      if (client.isOpen) await client.close();
-    }
+    return pingRedis(this.url);
   }
 }

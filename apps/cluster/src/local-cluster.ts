@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort, pingRedis } from '@herald/local-services';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,7 +15,6 @@ import {
   prepareLocalNginx,
 } from '@herald/edge-config';
 import { SignJWT } from 'jose';
-import { createClient } from 'redis';
 import { DEVELOPMENT_JWT_SECRET, type ClusterConfig } from './cluster-config.js';
 import { SupervisedProcess } from './supervised-process.js';
 
@@ -241,16 +240,7 @@ export class LocalCluster {
   }
 
   private async ping(): Promise<boolean> {
-    const client = createClient({ url: this.redisUrl, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      if (client.isOpen) await client.close();
-    }
+    return pingRedis(this.redisUrl);
   }
 }
 
@@ -279,14 +269,3 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

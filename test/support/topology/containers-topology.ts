@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { renderNginxConfig } from '@herald/edge-config';
-import { createClient } from 'redis';
+import { pingRedis } from '@herald/local-services';
 import { GenericContainer, ImageName, StartedNetwork, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import type { NginxAccessRecord } from '../nginx-process.js';
 import { freePort } from '../ports.js';
@@ -139,16 +139,7 @@ class ContainerRedis implements RedisHandle {
   }
 
   private async ping(): Promise<boolean> {
-    const client = createClient({ url: this.url, socket: { reconnectStrategy: false, connectTimeout: 1000 } });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      if (client.isOpen) await client.close();
-    }
+    return pingRedis(this.url, 1000);
   }
 }
 
