@@ -15,14 +15,15 @@ import {
 } from './profile-summary.js';
 
 /**
- * Functions on Herald's delivery path (and the baseline's) whose inclusive cost the summary lists: Nest's microservice
- * pipeline, validation, envelope building, socket.io encoding and writing, logging.
+ * Functions on Herald's delivery path (and the baseline's) whose inclusive cost the summary lists: the transport (Nest's
+ * microservice pipeline before phase 2, the direct road after), validation, envelope building, metrics, socket.io
+ * encoding and writing, logging. Names of both phases are kept so old and new profiles read alike.
  */
 const FOCUS = [
-  'handleMessage', 'parseMessage', 'deserialize', 'handleEvent', 'getHandlerByPattern', 'getRouteFromPattern', 'runWithProcessingHooks',
-  'transformToObservable', 'intercept', 'pipesFn', 'notifyUser', 'validate', 'safeParse', 'stringify', 'buildEnvelope', 'deriveNotificationId',
-  'toISOString', 'sendToUsers', 'countLocal', 'get local', 'emit', 'broadcast', 'encode', 'encodeAsString', 'writeToEngine', 'sendFrame', 'writev',
-  'debug', 'onmessage', 'decode',
+  'handleMessage', 'dispatch', 'parseMessage', 'deserialize', 'handleEvent', 'getHandlerByPattern', 'getRouteFromPattern', 'runWithProcessingHooks',
+  'transformToObservable', 'intercept', 'pipesFn', 'notifyUser', 'handle', 'validate', 'fastCheck', 'safeParse', 'stringify', 'buildEnvelope',
+  'deriveNotificationId', 'toISOString', 'localSocketsOfUser', 'sendToUser', 'sendToUsers', 'countLocal', 'get local', 'commandReceived', 'delivered',
+  'emit', 'broadcast', 'encode', 'encodeAsString', 'hasBinary', 'writeToEngine', 'sendFrame', 'writev', 'debug', 'onmessage', 'decode',
 ];
 
 // Finer than V8's default 32 KB so per-message allocations of a few hundred bytes are sampled often enough.
