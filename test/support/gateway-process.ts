@@ -1,4 +1,5 @@
 import { ManagedProcess } from './child-process.js';
+import { fetchHealth, isGatewayReady } from './gateway-health.js';
 import { GATEWAY_MAIN, REPO_ROOT } from './paths.js';
 import { freePort } from './ports.js';
 import { TEST_JWT_SECRET } from './tokens.js';
@@ -50,16 +51,11 @@ export class GatewayProcess {
   }
 
   async health(kind: 'live' | 'ready'): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${this.url}/health/${kind}`);
-    return { status: response.status, body: await response.json() };
+    return fetchHealth(this.url, kind);
   }
 
   async isReady(): Promise<boolean> {
-    try {
-      return (await this.health('ready')).status === 200;
-    } catch {
-      return false;
-    }
+    return isGatewayReady(this.url);
   }
 
   async waitReady(timeoutMs = 20_000): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { fetchHealth, isGatewayReady } from '../gateway-health.js';
 import { renderNginxConfig } from '@herald/edge-config';
 import { pingRedis } from '@herald/local-services';
 import { GenericContainer, ImageName, StartedNetwork, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -41,16 +42,11 @@ class ContainerGateway implements GatewayHandle {
   }
 
   async health(kind: 'live' | 'ready'): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${this.url}/health/${kind}`);
-    return { status: response.status, body: await response.json() };
+    return fetchHealth(this.url, kind);
   }
 
   async isReady(): Promise<boolean> {
-    try {
-      return (await this.health('ready')).status === 200;
-    } catch {
-      return false;
-    }
+    return isGatewayReady(this.url);
   }
 
   async waitReady(timeoutMs = 30_000): Promise<void> {
