@@ -5,10 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants, monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { PROBE_TAG, type ProbeReply, type ProbeRequest, type ProbeSample } from '../../apps/loadgen/src/processes/probe-protocol.js';
+import { PROBE_TAG, type GcPauses, type ProbeReply, type ProbeRequest, type ProbeSample } from '../../apps/loadgen/src/processes/probe-protocol.js';
 
 // prom-client's default; the histogram records the whole timer interval, so the resolution is subtracted below.
 const RESOLUTION_MS = 10;
@@ -20,6 +20,24 @@ if (typeof process.send === 'function') {
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   let session: Session | undefined;
+  // Stop-the-world pauses, split young (scavenge) / old (mark-compact): they explain tail latency the CPU figure hides.
+  const emptyPauses = (): GcPauses => ({ minorCount: 0, minorMs: 0, minorMaxMs: 0, majorCount: 0, majorMs: 0, majorMaxMs: 0 });
+  let pauses = emptyPauses();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // GC entries carry `detail.kind` (Node >= 16); the typings only declare `detail` on marks and measures.
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        pauses.minorCount += 1;
+        pauses.minorMs += entry.duration;
+        pauses.minorMaxMs = Math.max(pauses.minorMaxMs, entry.duration);
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        pauses.majorCount += 1;
+        pauses.majorMs += entry.duration;
+        pauses.majorMaxMs = Math.max(pauses.majorMaxMs, entry.duration);
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
 
   const lagMs = (nanoseconds: number): number => Math.max(0, nanoseconds / 1e6 - RESOLUTION_MS);
 
@@ -35,8 +53,10 @@ if (typeof process.send === 'function') {
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
       hrtimeUs: Number(process.hrtime.bigint() / 1000n),
+      gc: pauses,
     };
     delay.reset();
+    pauses = emptyPauses();
     return result;
   };
 

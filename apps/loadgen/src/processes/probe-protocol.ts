@@ -25,12 +25,24 @@ export interface EventLoopLag {
   samples: number;
 }
 
+/** Garbage collection pauses since the previous sample: young generation (minor) and full (major) collections. */
+export interface GcPauses {
+  minorCount: number;
+  minorMs: number;
+  minorMaxMs: number;
+  majorCount: number;
+  majorMs: number;
+  majorMaxMs: number;
+}
+
 export interface ProbeSample {
   lag: EventLoopLag;
   heapUsedBytes: number;
   rssBytes: number;
   /** `process.hrtime` in microseconds: the clock `.cpuprofile` timestamps use, to cut a profile to a window. */
   hrtimeUs: number;
+  /** GC pauses since the previous sample (the harness's own full collections included when it asked for one). */
+  gc: GcPauses;
 }
 
 export type ProbeReply =

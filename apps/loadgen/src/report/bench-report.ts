@@ -1,3 +1,4 @@
+import type { GcPauses } from '../processes/probe-protocol.js';
 import type { LatencySummary } from './latency-stats.js';
 import type { SweepPhase, SystemName } from '../runner/sweep-planner.js';
 
@@ -11,6 +12,8 @@ export interface InstanceRunFigures {
   cpuSecondsPer10kDeliveries?: number;
   eventLoopLagP99Ms?: number;
   eventLoopLagMaxMs?: number;
+  /** Garbage collection pauses during the run. */
+  gc?: GcPauses;
   rssKb?: number;
 }
 

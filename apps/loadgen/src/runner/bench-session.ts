@@ -198,6 +198,7 @@ export class BenchSession {
         cpuSecondsPer10kDeliveries: cpuSeconds !== undefined && delivered > 0 ? (cpuSeconds / delivered) * 10_000 : undefined,
         eventLoopLagP99Ms: endSamples[index]?.lag.p99Ms,
         eventLoopLagMaxMs: endSamples[index]?.lag.maxMs,
+        gc: endSamples[index]?.gc,
         rssKb: pid !== undefined ? safeRss(pid) : undefined,
       };
     });
