@@ -5,16 +5,16 @@ import { RedisIoAdapter } from '@herald/redis-io-adapter';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { PromptCloseExpressAdapter } from './edge/prompt-close-express.adapter.js';
 import { RedisStatusService } from './redis/redis-status.service.js';
 import { CommandController } from './transport/command.controller.js';
 import { directEventRoutes } from './transport/direct-event-routes.js';
 import { HeraldRedisServer } from './transport/herald-redis.server.js';
 
 async function bootstrap(config: AppConfig): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  // Not Nest's forceCloseConnections: it tracks every TCP connection while the server runs (edge/prompt-close-express.adapter.ts).
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new PromptCloseExpressAdapter(config.connectionCloseGraceMs), {
     bufferLogs: true,
-    // Polling clients hold keep-alive connections; without this, close() waits for them.
-    forceCloseConnections: true,
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
