@@ -15,6 +15,12 @@ export interface RedisIoAdapterOptions {
   requestsTimeoutMs?: number;
   /** Extra Socket.IO server options (CORS, limits) merged over Nest's. */
   serverOptions?: Partial<ServerOptions>;
+  /**
+   * Whether to bind Nest's disconnect callback, which feeds `OnGatewayDisconnect.handleDisconnect` (default true). Nest
+   * builds a new closure for it per socket; gateways that listen for `disconnect` themselves turn it off and save that
+   * closure for every connection.
+   */
+  gatewayDisconnectHook?: boolean;
 }
 
 export type RedisIoClientRole = 'adapter_pub' | 'adapter_sub';
@@ -84,7 +90,7 @@ export class RedisIoAdapter extends IoAdapter {
    * per socket (and clients cannot send an event by that reserved name), so a plain listener is enough.
    */
   override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
-    client.on('disconnect', callback);
+    if (this.options.gatewayDisconnectHook !== false) client.on('disconnect', callback);
   }
 
   /**
