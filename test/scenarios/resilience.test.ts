@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Patterns, SessionEndReasons } from '@herald/contracts';
-import { RawPublisher, connectClient, signToken, startTopology, waitUntil, type TestClient, type Topology } from '@herald/testing';
+import {
+  RawPublisher,
+  SilentWebSocketPeer,
+  StalledHttpRequest,
+  connectClient,
+  openAwaitingToken,
+  signToken,
+  startTopology,
+  waitUntil,
+  type GatewayHandle,
+  type TestClient,
+  type Topology,
+} from '@herald/testing';
 
 describe('Redis outage', () => {
   let topology: Topology;
@@ -88,4 +100,52 @@ describe('graceful shutdown', () => {
       }
     });
   }
+
+  // The gateway tracks no connections while it runs (that costs memory per idle connection); these are the peers that
+  // would hold a shutdown waiting for every connection to close by itself. Well under the 10 s limit, after which the
+  // gateway gives up and exits 1.
+  const promptlyMs = 5_000;
+
+  async function stopPromptly(gateway: GatewayHandle): Promise<void> {
+    const startedAt = Date.now();
+    await gateway.signal('SIGTERM');
+    assert.deepEqual(await gateway.exited(), { code: 0, signal: null });
+    const tookMs = Date.now() - startedAt;
+    assert.ok(tookMs < promptlyMs, `exited after ${tookMs} ms, expected under ${promptlyMs} ms`);
+  }
+
+  it('on SIGTERM with polling-only clients, one with its next poll stalled in transit and one waiting for its token: exits 0 promptly', async () => {
+    const gateway = await topology.addGateway();
+    const pollingOnly = { transports: ['polling'] };
+    const connected = await connectClient(gateway.url, await signToken({ sub: 'paul' }), pollingOnly);
+    // The connected client's next long-poll, its headers stuck halfway: Node counts that connection as busy.
+    const nextPoll = await StalledHttpRequest.start(gateway.url, `/socket.io/?EIO=4&transport=polling&sid=${connected.socket.io.engine.id}`);
+    // Its Engine.IO session is open with a long-poll pending, but it is not a socket of the namespace yet: the drain
+    // does not end it.
+    const handshaking = await openAwaitingToken(gateway.url, pollingOnly);
+    try {
+      assert.deepEqual([connected.transport, handshaking.transport], ['polling', 'polling']);
+      await stopPromptly(gateway);
+      await waitUntil(() => connected.disconnects.length > 0, 'the connected client to lose its session');
+      await waitUntil(() => nextPoll.closedByServer, 'the gateway to cut the stalled request', 2_000);
+    } finally {
+      connected.close();
+      handshaking.close();
+      nextPoll.destroy();
+      await gateway.stop();
+    }
+  });
+
+  it('on SIGTERM with a WebSocket peer that never answers the close frame: exits 0 promptly', async () => {
+    const gateway = await topology.addGateway();
+    const peer = await SilentWebSocketPeer.connect(gateway.url, await signToken({ sub: 'hana' }));
+    try {
+      await stopPromptly(gateway);
+      assert.match(peer.received, /42\/notifications,\["session\.ended",\{"reason":"server_shutdown","reconnect":true\}\]/);
+      await waitUntil(() => peer.closedByServer, 'the gateway to close the TCP connection', 2_000);
+    } finally {
+      peer.destroy();
+      await gateway.stop();
+    }
+  });
 });

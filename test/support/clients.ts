@@ -100,6 +100,18 @@ export async function connectClient(baseUrl: string, token: string | undefined, 
   return client;
 }
 
+/**
+ * A socket.io-client whose Engine.IO connection is open (over polling: a long-poll pending) but whose namespace
+ * handshake waits for its token, which never comes (the `auth` callback is not answered): how the gateway sees a client
+ * fetching a fresh token. Resolves once the Engine.IO connection is open.
+ */
+export async function openAwaitingToken(baseUrl: string, options: ClientOptions = {}): Promise<TestClient> {
+  const socket = open(baseUrl, undefined, { auth: () => undefined, ...options });
+  const client = new TestClient(socket);
+  await withTimeout(new Promise<void>((resolve) => socket.io.once('open', () => resolve())), `Engine.IO connection to ${baseUrl}`);
+  return client;
+}
+
 /** Connects expecting a refusal; resolves with the connect_error's message and data. */
 export async function expectConnectError(
   baseUrl: string,

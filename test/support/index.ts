@@ -8,6 +8,7 @@ export * from './paths.js';
 export * from './ports.js';
 export * from './publishers.js';
 export * from './redis-server.js';
+export * from './silent-peers.js';
 export * from './tokens.js';
 export * from './wait.js';
 export * from './metrics-scrape.js';

@@ -1,20 +1,23 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ClientErrorKinds } from '@herald/contracts';
 import { RedisIoAdapter } from '@herald/redis-io-adapter';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { PromptCloseExpressAdapter } from './edge/prompt-close-express.adapter.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { countingParser } from './notify/counting-parser.js';
 import { RedisStatusService } from './redis/redis-status.service.js';
 import { CommandController } from './transport/command.controller.js';
 import { directEventRoutes } from './transport/direct-event-routes.js';
 import { HeraldRedisServer } from './transport/herald-redis.server.js';
 
 async function bootstrap(config: AppConfig): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  // Not Nest's forceCloseConnections: it tracks every TCP connection while the server runs (edge/prompt-close-express.adapter.ts).
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new PromptCloseExpressAdapter(config.connectionCloseGraceMs), {
     bufferLogs: true,
-    // Polling clients hold keep-alive connections; without this, close() waits for them.
-    forceCloseConnections: true,
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
@@ -22,12 +25,20 @@ async function bootstrap(config: AppConfig): Promise<void> {
   app.set('x-powered-by', false);
 
   const redisStatus = app.get(RedisStatusService);
+  const metrics = app.get(MetricsService);
   const ioAdapter = new RedisIoAdapter(app, {
     url: config.redis.url,
     serverOptions: {
       cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false, credentials: true },
       maxHttpBufferSize: 16 * 1024,
+      // Clients send no events by design: count whatever arrives, under one bounded label, and let it through as before.
+      parser: countingParser({
+        event: () => metrics.clientMessage(),
+        undecodable: () => metrics.clientError(ClientErrorKinds.SocketError),
+      }),
     },
+    // NotifyGateway listens for disconnects itself, with one listener shared by all sockets.
+    gatewayDisconnectHook: false,
   });
   redisStatus.watchAdapter(ioAdapter);
   await ioAdapter.connectToRedis();

@@ -39,4 +39,11 @@ describe('RedisIoAdapter per-socket bindings', () => {
     assert.deepEqual(reasons, ['transport close']);
     assert.deepEqual(socket.listeners('disconnect'), [callback], 'the callback itself is the listener');
   });
+
+  it("binds nothing for Nest's disconnect hook when told the gateway listens itself", () => {
+    const own = new RedisIoAdapter(undefined as unknown as INestApplicationContext, { url: 'redis://127.0.0.1:1', gatewayDisconnectHook: false });
+    const socket = fakeSocket();
+    own.bindClientDisconnect(socket, () => undefined);
+    assert.equal(socket.listenerCount('disconnect'), 0);
+  });
 });

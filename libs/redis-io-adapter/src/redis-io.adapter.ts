@@ -5,7 +5,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, type RedisClientType } from 'redis';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
-import type { Server, ServerOptions, Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 
 export interface RedisIoAdapterOptions {
   url: string;
@@ -15,6 +15,12 @@ export interface RedisIoAdapterOptions {
   requestsTimeoutMs?: number;
   /** Extra Socket.IO server options (CORS, limits) merged over Nest's. */
   serverOptions?: Partial<ServerOptions>;
+  /**
+   * Whether to bind Nest's disconnect callback, which feeds `OnGatewayDisconnect.handleDisconnect` (default true). Nest
+   * builds a new closure for it per socket; gateways that listen for `disconnect` themselves turn it off and save that
+   * closure for every connection.
+   */
+  gatewayDisconnectHook?: boolean;
 }
 
 export type RedisIoClientRole = 'adapter_pub' | 'adapter_sub';
@@ -84,7 +90,22 @@ export class RedisIoAdapter extends IoAdapter {
    * per socket (and clients cannot send an event by that reserved name), so a plain listener is enough.
    */
   override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
-    client.on('disconnect', callback);
+    if (this.options.gatewayDisconnectHook !== false) client.on('disconnect', callback);
+  }
+
+  /**
+   * socket.io's close() also closes the HTTP server it shares with Nest and waits for every connection on it to end,
+   * which a peer that never answers a WebSocket close frame holds for 30 s. Nest's HTTP adapter closes that server
+   * next (and may bound the wait, as the gateway's does), so for the shared server this only closes the Engine.IO
+   * sessions still open (clients still in their handshake, say), as socket.io's close() would. The Redis adapter's own
+   * subscriptions end with its clients in dispose().
+   */
+  override async close(server: Server): Promise<void> {
+    if (server instanceof Server && server.httpServer === this.httpServer) {
+      server.engine.close();
+      return;
+    }
+    await super.close(server);
   }
 
   override async dispose(): Promise<void> {

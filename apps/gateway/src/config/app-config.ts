@@ -64,6 +64,11 @@ export class AppConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly trustedProxies: string[];
   readonly shutdownTimeoutMs: number;
+  /**
+   * At shutdown, how long connections still open after the sessions ended get to close by themselves before they are
+   * cut: a WebSocket close handshake or an HTTP response takes a round trip; a quarter of the limit leaves the rest.
+   */
+  readonly connectionCloseGraceMs: number;
 
   constructor(env: z.infer<typeof EnvSchema>) {
     this.port = env.PORT;
@@ -80,6 +85,7 @@ export class AppConfig {
     this.logLevel = env.LOG_LEVEL;
     this.trustedProxies = env.TRUSTED_PROXIES;
     this.shutdownTimeoutMs = env.SHUTDOWN_TIMEOUT_MS;
+    this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ClientEvents, NOTIFICATIONS_NAMESPACE, type NotificationEnvelope } from '@herald/contracts';
+import { ClientErrorKinds, ClientEvents, NOTIFICATIONS_NAMESPACE, type NotificationEnvelope } from '@herald/contracts';
 import { HeraldMetrics } from '@herald/metrics';
 import type { PinoLogger } from 'nestjs-pino';
 import { Server } from 'socket.io';
@@ -11,6 +11,7 @@ import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import { loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
+import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -36,7 +37,9 @@ describe('NotifyGateway', () => {
 
   before(async () => {
     http = createServer();
-    io = new Server(http);
+    metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
+    // As main.ts wires it: the parser counts what clients send.
+    io = new Server(http, { parser: countingParser({ event: () => metrics.clientMessage(), undecodable: () => metrics.clientError(ClientErrorKinds.SocketError) }) });
     const namespace: NotificationNamespace = io.of(NOTIFICATIONS_NAMESPACE);
     const auth = {
       middleware: (socket: NotificationSocket, next: () => void) => {
@@ -46,7 +49,6 @@ describe('NotifyGateway', () => {
       },
       stopAccepting: () => undefined,
     } as unknown as ConnectionAuthService;
-    metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
     gateway = new NotifyGateway(auth, metrics as MetricsService, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })));
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
@@ -54,7 +56,6 @@ describe('NotifyGateway', () => {
     namespace.on('connection', (socket) => {
       serverSockets.set(socket.data.userId, socket);
       gateway.handleConnection(socket);
-      socket.on('disconnect', (reason) => gateway.handleDisconnect(socket, reason));
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   });
@@ -71,7 +72,9 @@ describe('NotifyGateway', () => {
     assert.ok(ann && bob);
     assert.deepEqual(ann.handshake.auth, {}, 'the verified token is dropped');
     const shared = (event: string) => ann.listeners(event).filter((listener) => bob.listeners(event).includes(listener));
-    assert.equal(shared('error').length, ann.listeners('error').length, 'every error listener is shared by both sockets');
+    assert.equal(ann.listeners('error').length, 1, "socket.io's own error listener only");
+    assert.equal(ann.listeners('disconnect').length, 1);
+    assert.equal(shared('disconnect').length, 1, 'the disconnect listener is shared by both sockets');
   });
 
   it('delivers to the local sockets of one user only, and counts them', async () => {
@@ -99,6 +102,15 @@ describe('NotifyGateway', () => {
     client.emit('hello', 1);
     client.emit('again');
     await waitFor(async () => (await count()) === before + 2);
+  });
+
+  it('counts what a client sends that is no socket.io packet as a socket error', async () => {
+    const client = await join('garbled');
+    const count = async () =>
+      (await metrics.registry.getSingleMetric('herald_client_errors_total')?.get())?.values.find(({ labels }) => labels['kind'] === ClientErrorKinds.SocketError)?.value ?? 0;
+    const before = await count();
+    client.io.engine.write('not a socket.io packet');
+    await waitFor(async () => (await count()) === before + 1);
   });
 });
 

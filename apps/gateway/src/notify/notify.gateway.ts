@@ -1,8 +1,7 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import type { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@nestjs/websockets';
+import type { OnGatewayConnection, OnGatewayInit } from '@nestjs/websockets';
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import {
-  ClientErrorKinds,
   ClientEvents,
   InterServerEventNames,
   NOTIFICATIONS_NAMESPACE,
@@ -24,7 +23,7 @@ import type { NotificationNamespace, NotificationSocket } from './socket.types.j
  * however many instances run (docs/architecture.md).
  */
 @WebSocketGateway({ namespace: NOTIFICATIONS_NAMESPACE })
-export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown {
+export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGatewayConnection, BeforeApplicationShutdown {
   @WebSocketServer()
   private readonly server!: NotificationNamespace;
 
@@ -57,10 +56,9 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     void socket.join(userRoom(userId));
     this.expiries.schedule(socket);
     this.metrics.connectionAccepted();
-    // Shared listeners, not closures per socket: each idle connection would hold them for its lifetime. A socket
-    // middleware (its list already exists) rather than onAny, which adds a listener array and a property per socket.
-    socket.use(this.countClientMessage);
-    socket.on('error', this.countSocketError);
+    // A listener shared by all sockets: each idle connection holds its listeners for its lifetime. What clients send
+    // (events, undecodable packets) is counted by the parser (counting-parser.ts), which needs nothing per socket.
+    socket.on('disconnect', this.onDisconnect);
     // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
     socket.handshake.auth = {};
     this.logger.debug(
@@ -69,21 +67,20 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     );
   }
 
-  handleDisconnect(socket: NotificationSocket, reason?: string): void {
+  /**
+   * Not Nest's OnGatewayDisconnect, which builds a closure per socket to call handleDisconnect (main.ts turns that
+   * hook off, and the method is named otherwise so Nest never calls it twice): one listener for all sockets, which
+   * EventEmitter calls with the socket as `this`.
+   */
+  private readonly onDisconnect = ((gateway: NotifyGateway) =>
+    function (this: NotificationSocket, reason: string): void {
+      gateway.disconnected(this, reason);
+    })(this);
+
+  private disconnected(socket: NotificationSocket, reason: string): void {
     this.metrics.disconnected(reason);
     this.expiries.cancel(socket);
   }
-
-  // Clients send no events by design: count whatever arrives, under one bounded label, and let it through as before.
-  private readonly countClientMessage = (_event: unknown, next: (error?: Error) => void): void => {
-    this.metrics.clientMessage();
-    next();
-  };
-
-  // A client can also send an event named "error" (counted above); only the transport's own errors are Error objects.
-  private readonly countSocketError = (error: unknown): void => {
-    if (error instanceof Error) this.metrics.clientError(ClientErrorKinds.SocketError);
-  };
 
   /** Sockets of this user on this instance: what `sendToUser` would reach. */
   localSocketsOfUser(userId: string): number {

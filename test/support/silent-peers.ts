@@ -1,0 +1,101 @@
+import { NOTIFICATIONS_NAMESPACE } from '@herald/contracts';
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { waitUntil } from './wait.js';
+
+/**
+ * A WebSocket peer that completes the upgrade and joins the notifications namespace, then answers nothing, the
+ * server's close frame included: a hung device or a half-dead network path. Raw TCP, so no library answers for it.
+ * Server frames are unmasked, so what the server sent can be read as text (`received`).
+ */
+export class SilentWebSocketPeer {
+  private text = '';
+  private ended = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => (this.text += chunk.toString('latin1')));
+    socket.on('close', () => (this.ended = true));
+    // The server ending the connection is what the tests watch for; errors (a reset) end it too.
+    socket.on('error', () => (this.ended = true));
+  }
+
+  /** Upgrades with `Authorization: Bearer <token>` and sends the namespace CONNECT; resolves once the server accepted it. */
+  static async connect(baseUrl: string, token: string): Promise<SilentWebSocketPeer> {
+    const { hostname, port } = new URL(baseUrl);
+    const socket = connect({ host: hostname, port: Number(port) });
+    const peer = new SilentWebSocketPeer(socket);
+    socket.write(
+      [
+        'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1',
+        `Host: ${hostname}:${port}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+        'Sec-WebSocket-Version: 13',
+        `Authorization: Bearer ${token}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    await waitUntil(() => peer.text.includes('0{"sid"') || peer.ended, 'the engine.io open packet');
+    if (peer.ended) throw new Error(`the upgrade failed: ${peer.text}`);
+    socket.write(maskedTextFrame(`40${NOTIFICATIONS_NAMESPACE},`));
+    await waitUntil(() => peer.text.includes(`40${NOTIFICATIONS_NAMESPACE},{"sid"`) || peer.ended, 'the namespace CONNECT to be accepted');
+    if (peer.ended) throw new Error(`the namespace CONNECT failed: ${peer.text}`);
+    return peer;
+  }
+
+  /** Everything the server sent so far, frame headers included. */
+  get received(): string {
+    return this.text;
+  }
+
+  /** Whether the server has closed (or reset) the TCP connection. */
+  get closedByServer(): boolean {
+    return this.ended;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/**
+ * An HTTP request that stops arriving halfway through its headers, on a connection of its own: a client's next
+ * long-poll stuck on a slow network. Node counts the connection as busy, so closing the server does not end it.
+ */
+export class StalledHttpRequest {
+  private ended = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('close', () => (this.ended = true));
+    socket.on('error', () => (this.ended = true));
+  }
+
+  /** Sends the request line and the Host header of `GET <path>`, and nothing more. */
+  static async start(baseUrl: string, path: string): Promise<StalledHttpRequest> {
+    const { hostname, port } = new URL(baseUrl);
+    const socket = connect({ host: hostname, port: Number(port) });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
+    return new StalledHttpRequest(socket);
+  }
+
+  /** Whether the server has closed (or reset) the TCP connection. */
+  get closedByServer(): boolean {
+    return this.ended;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A client-to-server text frame (clients must mask), for payloads under 126 bytes. */
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length >= 126) throw new Error('maskedTextFrame: payload too long for a one-byte length');
+  const mask = randomBytes(4);
+  const masked = Buffer.from(payload.map((byte, index) => byte ^ mask[index % 4]!));
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+}
