@@ -46,7 +46,7 @@ export class ConnectionAuthService {
       .verify(extractToken(auth, headers.authorization))
       .then(({ userId, expiresAt }) => {
         socket.data.userId = userId;
-        socket.data.expiresAt = expiresAt;
+        socket.data.tokenExp = Math.ceil(expiresAt / 1000);
         next();
       })
       .catch((error: unknown) => {

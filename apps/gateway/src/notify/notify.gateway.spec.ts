@@ -44,7 +44,7 @@ describe('NotifyGateway', () => {
     const auth = {
       middleware: (socket: NotificationSocket, next: () => void) => {
         socket.data.userId = String(socket.handshake.auth['token']).replace('token-of-', '');
-        socket.data.expiresAt = Date.now() + 3_600_000;
+        socket.data.tokenExp = Math.ceil(Date.now() / 1000) + 3600;
         next();
       },
       stopAccepting: () => undefined,

@@ -35,7 +35,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   ) {}
 
   private readonly expiries = new ExpiryScheduler<NotificationSocket>(
-    (socket) => socket.data.expiresAt,
+    (socket) => socket.data.tokenExp * 1000,
     (socket) => this.endSession(socket, SessionEndReasons.TokenExpired),
     (error, socket) => this.logger.error({ socketId: socket.id, error: String(error) }, 'ending an expired session failed'),
   );

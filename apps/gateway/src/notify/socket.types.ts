@@ -4,8 +4,8 @@ import type { Namespace, Socket } from 'socket.io';
 /** Kept plain and small: the Redis adapter serialises it whenever another instance fetches sockets. */
 export interface SocketData {
   userId: string;
-  /** Token expiry, epoch milliseconds. */
-  expiresAt: number;
+  /** Token expiry, the JWT's `exp` (epoch seconds): a small integer, where milliseconds would be a heap number per socket. */
+  tokenExp: number;
 }
 
 /** Instances never relay notifications to each other; they only ask each other for counts. */
