@@ -21,7 +21,7 @@ describe('benchmark harness smoke run', () => {
     dir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
     const outcome = await runLoadgen([
       '--rates', String(RATE), '--duration', '1', '--instances', '2', '--connections', String(CONNECTIONS), '--users', String(USERS),
-      '--workers', '2',
+      '--workers', '2', '--warmup', '0.5',
       // Speed is the benchmark's business, not a test's: a busy CI machine must not fail the run on latency.
       '--max-p99', '10000', '--out', dir, '--json', join(dir, 'report.json'), '--quiet',
     ]);
@@ -51,9 +51,14 @@ describe('benchmark harness smoke run', () => {
       for (const instance of run.instances) {
         assert.ok(instance.deliveries > 0, `${instance.name} delivered nothing`);
         assert.ok(instance.cpuSeconds !== undefined && instance.eventLoopLagP99Ms !== undefined, `${instance.name} was not measured`);
+        assert.ok(instance.gc !== undefined && instance.gc.minorCount >= 0, `${instance.name}: no GC figures`);
       }
       assert.equal(run.instances.reduce((sum, instance) => sum + instance.deliveries, 0), run.deliveries.expected);
       assert.equal(run.passed, true, run.failures.join(', '));
+      const warmups = report.warmups?.filter((entry) => entry.system === system) ?? [];
+      assert.equal(warmups.length, 1, 'one unreported warm-up run per system, before the measured runs');
+      assert.equal(warmups[0]!.phase, 'warmup');
+      assert.equal(warmups[0]!.deliveries.lost + warmups[0]!.deliveries.duplicates, 0);
       for (const instance of setup!.instances) assert.ok(instance.rssBeforeKb! > 0 && instance.rssAfterKb! > 0);
     });
   }

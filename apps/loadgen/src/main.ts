@@ -87,6 +87,17 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
   const session = await BenchSession.open(options, log);
   try {
     report.setups = session.setups;
+    if (options.warmupSeconds > 0) {
+      // Both systems start cold: without this, whichever runs first pays for the JIT (and the young generation
+      // growing to its working size) inside a measured run.
+      const rate = options.mode === 'sweep' ? options.startRate : Math.min(...options.rates);
+      report.warmups = [];
+      for (const system of options.systems) {
+        const run = await session.run(system, rate, 'warmup', 1, options.warmupSeconds);
+        report.warmups.push(run);
+        log(`warm-up, not reported: ${describeRun(run)}`);
+      }
+    }
     if (options.mode === 'sweep') {
       const planner = new SweepPlanner({
         startRate: options.startRate,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { PassThrough as ByteStream } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Controller, UseFilters, UseGuards, UseInterceptors, UsePipes, type CallHandler, type CanActivate, type ExceptionFilter, type NestInterceptor, type PipeTransform } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload, type MessageHandler } from '@nestjs/microservices';
@@ -247,5 +248,23 @@ describe("the gateway's CommandController", () => {
     const { routes, keptOnNest } = directEventRoutes(controller);
     assert.deepEqual([...routes.keys()].sort(), [...NOTIFY_PATTERNS].sort());
     assert.deepEqual(keptOnNest, []);
+  });
+});
+
+describe('HeraldRedisServer subscriber socket', () => {
+  it("hands each chunk read from the socket to ioredis's parser at once, not a tick later", async () => {
+    const server = new HeraldRedisServer({ host: '127.0.0.1', port: 1 });
+    const client = await server.createRedisClient(); // lazyConnect: nothing is opened
+    const socket = new ByteStream();
+    const parsed: string[] = [];
+    // How ioredis 6 attaches its parser to every new connection's stream.
+    socket.prependListener('data', (chunk: Buffer) => parsed.push(chunk.toString()));
+    socket.resume();
+    Reflect.set(client, 'stream', socket);
+    client.emit('connect');
+    await new Promise((resolve) => setImmediate(resolve)); // past the first read, as on a live connection
+    socket.push('*3\r\n');
+    assert.deepEqual(parsed, ['*3\r\n'], 'parsed in the same turn as the read');
+    client.disconnect();
   });
 });

@@ -32,6 +32,19 @@ export class HeraldRedisServer extends ServerRedis {
     this.directRoutes = routes;
   }
 
+  /**
+   * ioredis 6 reads its socket through `prependListener('data')`, which bypasses `Readable.prototype.on`: the stream
+   * never learns it has a data listener, so Node buffers every chunk and hands it over a `nextTick` later, through
+   * `emitReadable`/`flow`, with the whole backlog in one tick. A data listener added the ordinary way (it does
+   * nothing) restores Node's direct path: each chunk goes to the parser as it is read.
+   */
+  override async createRedisClient(): ReturnType<ServerRedis['createRedisClient']> {
+    const client = await super.createRedisClient();
+    // ioredis makes a new stream for every (re)connection; 'connect' comes after its own listener is attached.
+    client.on('connect', () => client.stream.on('data', readDirectly));
+    return client;
+  }
+
   /** Channel names are plain strings that are their own route; anything else gets Nest's normalisation. */
   override getHandlerByPattern(pattern: string): MessageHandler | null {
     return this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
@@ -74,5 +87,7 @@ export class HeraldRedisServer extends ServerRedis {
     return undefined;
   }
 }
+
+const readDirectly = (): void => undefined;
 
 const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));

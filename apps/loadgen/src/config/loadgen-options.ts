@@ -33,6 +33,8 @@ Load
   --users U                  distinct users; each has about C/U devices on different instances (default 1000)
   --workers W                client worker processes (default 2)
   --duration S               seconds of publishing per run (default 4)
+  --warmup S                 seconds of unreported load per system before the first run, at the lowest rate, so
+                             neither system's first measured run pays for JIT compilation (default 2; 0: none)
   --payload-bytes B          padding in each notification's data (default 100)
   --start-rate R             first sweep rate (default 1000)
   --rate-factor F            sweep escalation factor (default 1.5)
@@ -89,6 +91,7 @@ const RawSchema = z
     users: positiveInt('users').default(1000),
     workers: positiveInt('workers').max(64).default(2),
     duration: positiveNumber('duration').max(3600).default(4),
+    warmup: z.coerce.number().min(0).max(600).default(2),
     'payload-bytes': z.coerce.number().int().min(0).max(60_000).default(100),
     rates: z
       .string()
@@ -159,6 +162,7 @@ export interface LoadgenOptions {
   users: number;
   workers: number;
   durationSeconds: number;
+  warmupSeconds: number;
   payloadBytes: number;
   rates: number[];
   startRate: number;
@@ -187,7 +191,7 @@ export class OptionsError extends Error {
 }
 
 const STRING_FLAGS = [
-  'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
+  'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'warmup', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
   'max-rate', 'refine', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
   'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'chart', 'out', 'json',
 ] as const;
@@ -236,6 +240,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     users: raw.users,
     workers: raw.workers,
     durationSeconds: raw.duration,
+    warmupSeconds: raw.warmup,
     payloadBytes: raw['payload-bytes'],
     rates: raw.rates ?? (mode === 'profile' ? [1000] : []),
     startRate: raw['start-rate'],

@@ -107,6 +107,8 @@ export interface BenchReport {
   machine: MachineInfo;
   settings: Record<string, unknown>;
   setups: SetupFigures[];
+  /** Unreported load before the first run (JIT warm-up), one per system; kept for the record, never compared. */
+  warmups?: RunResult[];
   runs: RunResult[];
   saturation: SystemSaturation[];
   comparison: Comparison;

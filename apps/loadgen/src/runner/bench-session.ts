@@ -143,11 +143,11 @@ export class BenchSession {
   }
 
   /** Publishes at `rate` for the configured duration, waits for deliveries to drain, and reports. */
-  async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1): Promise<RunResult> {
+  async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1, durationSeconds = this.options.durationSeconds): Promise<RunResult> {
     const target = this.target(system);
     const publisher = this.publishers.get(system)!;
     const setup = this.setups.find((entry) => entry.system === system)!;
-    const { users, durationSeconds } = this.options;
+    const { users } = this.options;
     const runId = `${system}-${++this.runCounter}-${randomBytes(3).toString('hex')}`;
     const expectedPerDevice = Math.ceil((rate * durationSeconds) / users) + 1;
     const connectedAtStart = await this.workers.beginRun(system, runId, users, expectedPerDevice);
