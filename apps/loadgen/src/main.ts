@@ -104,6 +104,7 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
         factor: options.rateFactor,
         maxRate: options.maxRate,
         refineSteps: options.refineSteps,
+        compareRepeats: options.compareRepeats,
         systems: options.systems,
       });
       report.runs = await runSteps(session, () => planner.next(), (system, step, passed) => planner.record(system, step.rate, passed, step.phase), log, options.retries);

@@ -80,7 +80,8 @@ export interface Comparison {
   /** Herald / baseline. */
   saturationRatio?: number;
   halfBaselineRate?: number;
-  p99AtHalfBaselineMs?: { herald: number; baseline: number; ratio: number };
+  /** Median p99 of each system's runs at that rate (and the best run of each). */
+  p99AtHalfBaselineMs?: { herald: number; baseline: number; ratio: number; runsPerSystem: number; best: { herald: number; baseline: number } };
   rssKbPerConnection?: { herald: number; baseline: number; ratio: number };
   /** At the half-baseline rate: CPU per 10k deliveries, averaged over instances. */
   cpuSecondsPer10kAtHalfBaseline?: { herald: number; baseline: number; ratio: number };

@@ -96,8 +96,11 @@ export function renderSummary(report: BenchReport): string {
   const { comparison } = report;
   if (comparison.saturationRatio !== undefined) lines.push(`saturation herald/baseline: ${fixed(comparison.saturationRatio, 2)}`);
   if (comparison.p99AtHalfBaselineMs) {
-    const { herald, baseline, ratio } = comparison.p99AtHalfBaselineMs;
-    lines.push(`p99 at half the baseline's saturation (${comparison.halfBaselineRate}/s): herald ${fixed(herald, 2)} ms, baseline ${fixed(baseline, 2)} ms, ratio ${fixed(ratio, 2)}`);
+    const { herald, baseline, ratio, runsPerSystem, best } = comparison.p99AtHalfBaselineMs;
+    lines.push(
+      `p99 at half the baseline's saturation (${comparison.halfBaselineRate}/s, median of ${runsPerSystem} runs each): herald ${fixed(herald, 2)} ms, ` +
+        `baseline ${fixed(baseline, 2)} ms, ratio ${fixed(ratio, 2)} (best runs: ${fixed(best.herald, 2)} / ${fixed(best.baseline, 2)} ms)`,
+    );
   }
   if (comparison.cpuSecondsPer10kAtHalfBaseline) {
     const { herald, baseline, ratio } = comparison.cpuSecondsPer10kAtHalfBaseline;

@@ -48,6 +48,8 @@ describe('saturation and comparison', () => {
     run('baseline', 500, true, 3, 'compare'),
     run('baseline', 500, true, 40, 'compare'),
     run('herald', 500, true, 30, 'compare'),
+    run('herald', 500, true, 4, 'compare'),
+    run('baseline', 500, true, 5, 'compare'),
   ];
 
   it('takes the highest rate below the first failure, ignoring comparison runs', () => {
@@ -63,12 +65,12 @@ describe('saturation and comparison', () => {
     assert.deepEqual(saturationFromRuns('herald', lossy), { system: 'herald', rate: undefined, lowerBound: false });
   });
 
-  it('computes the ratios (best of the comparison repetitions) and which targets are met', () => {
+  it('computes the ratios (median of the comparison repetitions) and which targets are met', () => {
     const saturation = [saturationFromRuns('herald', runs), saturationFromRuns('baseline', runs)];
     const comparison = compareSystems(saturation, runs, [setup('herald', 30), setup('baseline', 40)]);
     assert.equal(comparison.saturationRatio, 3);
     assert.equal(comparison.halfBaselineRate, 500);
-    assert.deepEqual(comparison.p99AtHalfBaselineMs, { herald: 2, baseline: 3, ratio: 2 / 3 });
+    assert.deepEqual(comparison.p99AtHalfBaselineMs, { herald: 4, baseline: 5, ratio: 4 / 5, runsPerSystem: 3, best: { herald: 2, baseline: 3 } });
     assert.deepEqual(comparison.cpuSecondsPer10kAtHalfBaseline, { herald: 1, baseline: 2, ratio: 0.5 });
     assert.deepEqual(comparison.rssKbPerConnection, { herald: 30, baseline: 40, ratio: 0.75 });
     assert.deepEqual(comparison.targetsMet, { saturation: true, p99AtHalfBaseline: true, memoryPerConnection: true, zeroLossUpToSaturation: true });

@@ -24,7 +24,7 @@ describe('roundRate', () => {
 
 describe('SweepPlanner', () => {
   it('escalates both systems together, drops each at its first failure, bisects, then compares at half the baseline', () => {
-    const planner = new SweepPlanner({ startRate: 500, factor: 2, maxRate: 100_000, refineSteps: 1, systems: ['herald', 'baseline'] });
+    const planner = new SweepPlanner({ startRate: 500, factor: 2, maxRate: 100_000, refineSteps: 1, systems: ['herald', 'baseline'], compareRepeats: 2 });
     const steps = drive(planner, { herald: 2500, baseline: 1500 });
     assert.deepEqual(
       steps.filter((step) => step.phase === 'escalate').map((step) => [step.rate, step.systems.join('+')]),
@@ -44,7 +44,7 @@ describe('SweepPlanner', () => {
   });
 
   it('reports a lower bound when a system never fails, and bisects below the start rate when it fails at once', () => {
-    const planner = new SweepPlanner({ startRate: 1000, factor: 2, maxRate: 4000, refineSteps: 2, systems: ['herald', 'baseline'] });
+    const planner = new SweepPlanner({ startRate: 1000, factor: 2, maxRate: 4000, refineSteps: 2, systems: ['herald', 'baseline'], compareRepeats: 2 });
     drive(planner, { herald: 1e9, baseline: 300 });
     assert.equal(planner.saturation('herald'), 4000);
     assert.equal(planner.unbounded('herald'), true);
@@ -54,7 +54,7 @@ describe('SweepPlanner', () => {
   });
 
   it('skips the comparison when the baseline is not part of the sweep', () => {
-    const planner = new SweepPlanner({ startRate: 100, factor: 2, maxRate: 1000, refineSteps: 0, systems: ['herald'] });
+    const planner = new SweepPlanner({ startRate: 100, factor: 2, maxRate: 1000, refineSteps: 0, systems: ['herald'], compareRepeats: 2 });
     const steps = drive(planner, { herald: 300, baseline: 0 });
     assert.ok(steps.every((step) => step.phase !== 'compare'));
   });

@@ -16,6 +16,8 @@ export interface SweepSettings {
   /** Bisection steps between the last passing and the first failing rate, per system. */
   refineSteps: number;
   systems: readonly SystemName[];
+  /** Runs per system at half the baseline's saturation (the runner alternates which system goes first). */
+  compareRepeats: number;
 }
 
 interface SystemProgress {
@@ -41,10 +43,11 @@ export class SweepPlanner {
   private escalateRate: number;
   private phase: 'escalate' | 'refine' | 'compare' | 'done' = 'escalate';
   private refineTurn = 0;
-  /** The comparison runs twice; the runner alternates the order, so each system goes first once. */
-  private comparesLeft = 2;
+  /** Comparison steps still to run; the runner alternates the order, so each system goes first as often. */
+  private comparesLeft: number;
 
   constructor(private readonly settings: SweepSettings) {
+    this.comparesLeft = settings.compareRepeats;
     for (const system of settings.systems) this.progress.set(system, { refinesLeft: settings.refineSteps });
     this.escalateRate = roundRate(settings.startRate);
   }
