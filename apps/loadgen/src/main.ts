@@ -46,6 +46,7 @@ async function runSteps(
   record: (system: SystemName, step: SweepStep, passed: boolean) => void,
   log: Log,
   retries: number,
+  durationFor: (step: SweepStep) => number | undefined = () => undefined,
 ): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   let reverse = false;
@@ -58,7 +59,7 @@ async function runSteps(
       // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
       // more attempts. Loss and duplicates are never retried away.
       do {
-        const run = await session.run(system, step.rate, step.phase, attempts.length + 1);
+        const run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor(step));
         attempts.push(run);
         runs.push(run);
         log(describeRun(run));
@@ -107,7 +108,16 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
         compareRepeats: options.compareRepeats,
         systems: options.systems,
       });
-      report.runs = await runSteps(session, () => planner.next(), (system, step, passed) => planner.record(system, step.rate, passed, step.phase), log, options.retries);
+      report.runs = await runSteps(
+        session,
+        () => planner.next(),
+        (system, step, passed) => planner.record(system, step.rate, passed, step.phase),
+        log,
+        options.retries,
+        // The comparison is of a sustained rate: its runs last long enough that the start-of-run transient (young
+        // generation regrowing after the other system's turn, JIT) is a small part of them (docs/performance.md).
+        (step) => (step.phase === 'compare' ? options.compareDurationSeconds : undefined),
+      );
     } else {
       const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
       report.runs = await runSteps(session, () => {
