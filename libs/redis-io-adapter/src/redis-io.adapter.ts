@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient, type RedisClientType } from 'redis';
+import { Redis } from 'ioredis';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
@@ -27,13 +27,14 @@ export type RedisIoClientRole = 'adapter_pub' | 'adapter_sub';
 export type ConnectionListener = (role: RedisIoClientRole, connected: boolean) => void;
 
 /**
- * Socket.IO adapter backed by @socket.io/redis-adapter and node-redis.
+ * Socket.IO adapter backed by @socket.io/redis-adapter and ioredis, the client Nest's Redis transport already loads:
+ * a second Redis library (node-redis) would add about 6 MB to every gateway's heap, which each full GC marks.
  * Connect it (`connectToRedis`) before `app.listen()`: a server must not accept sockets it cannot reach the cluster for.
  * Both clients reconnect forever with capped backoff and report their state; `dispose` closes them on shutdown.
  */
 export class RedisIoAdapter extends IoAdapter {
   private readonly log = new Logger(RedisIoAdapter.name);
-  private readonly clients = new Map<RedisIoClientRole, RedisClientType>();
+  private readonly clients = new Map<RedisIoClientRole, Redis>();
   private readonly listeners: ConnectionListener[] = [];
   private adapterConstructor?: ReturnType<typeof createAdapter>;
 
@@ -45,15 +46,25 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   async connectToRedis(): Promise<void> {
-    const pub: RedisClientType = createClient({
-      url: this.options.url,
-      socket: { reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+    const pub = new Redis(this.options.url, {
+      lazyConnect: true,
+      // Reconnect forever with capped backoff; commands wait in the offline queue meanwhile (no per-request limit).
+      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
+      maxRetriesPerRequest: null,
     });
-    const sub: RedisClientType = pub.duplicate();
+    const sub = pub.duplicate();
     this.clients.set('adapter_pub', pub);
     this.clients.set('adapter_sub', sub);
     for (const [role, client] of this.clients) this.watch(role, client);
-    await Promise.all([pub.connect(), sub.connect()]);
+    // Wait until both are ready, however many attempts that takes: ioredis's connect() rejects on a failed first
+    // attempt while its retry strategy goes on connecting in the background.
+    await Promise.all(
+      [pub, sub].map(async (client) => {
+        const ready = new Promise<void>((resolve) => client.once('ready', () => resolve()));
+        client.connect().catch(() => undefined);
+        await ready;
+      }),
+    );
     this.adapterConstructor = createAdapter(pub, sub, {
       key: this.options.key ?? 'herald#io',
       requestsTimeout: this.options.requestsTimeoutMs ?? 3000,
@@ -65,7 +76,7 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   isConnected(role: RedisIoClientRole): boolean {
-    return this.clients.get(role)?.isReady ?? false;
+    return this.clients.get(role)?.status === 'ready';
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
@@ -112,19 +123,22 @@ export class RedisIoAdapter extends IoAdapter {
     await super.dispose();
     await Promise.all(
       [...this.clients.values()].map(async (client) => {
-        if (client.isOpen) await client.close();
+        if (client.status === 'end') return;
+        // quit() lets queued commands finish; a client that is not connected has nothing to flush.
+        if (client.status === 'ready') await client.quit();
+        else client.disconnect();
       }),
     );
   }
 
-  private watch(role: RedisIoClientRole, client: RedisClientType): void {
+  private watch(role: RedisIoClientRole, client: Redis): void {
     let connected = false;
     const set = (next: boolean): void => {
       if (next === connected) return;
       connected = next;
       for (const listener of this.listeners) listener(role, next);
     };
-    // Without an error listener node-redis errors crash the process.
+    // Without an error listener ioredis logs every connection error to stderr itself.
     client.on('error', (error: Error) => {
       if (connected) this.log.error(`redis ${role} error: ${error.message}`);
     });
@@ -132,10 +146,10 @@ export class RedisIoAdapter extends IoAdapter {
       this.log.log(`redis ${role} connected`);
       set(true);
     });
-    client.on('end', () => set(false));
-    client.on('reconnecting', () => {
+    client.on('close', () => {
       if (connected) this.log.warn(`redis ${role} connection lost, reconnecting`);
       set(false);
     });
+    client.on('end', () => set(false));
   }
 }
