@@ -1,4 +1,5 @@
 import type { BenchReport, RunResult, SetupFigures } from './bench-report.js';
+import { median } from './latency-stats.js';
 
 const fixed = (value: number | undefined, digits = 1): string => (value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits));
 
@@ -34,12 +35,6 @@ export function renderRuns(runs: readonly RunResult[]): string {
     ]),
   );
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /** Medians per system and rate over repeated runs, and Herald/baseline ratios where both ran. */
 export function renderMedians(runs: readonly RunResult[]): string {

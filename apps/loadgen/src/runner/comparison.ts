@@ -1,16 +1,11 @@
 import type { Comparison, RunResult, SetupFigures, SystemSaturation } from '../report/bench-report.js';
+import { median } from '../report/latency-stats.js';
 import { SYSTEM_NAMES, type SystemName } from './sweep-planner.js';
 
 const mean = (values: Array<number | undefined>): number | undefined => {
   const known = values.filter((value): value is number => value !== undefined);
   return known.length > 0 ? known.reduce((sum, value) => sum + value, 0) / known.length : undefined;
 };
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** Loss, duplicates, refused or dropped clients: failures that no amount of machine noise explains. */
 export function failedOnDelivery(run: RunResult): boolean {
