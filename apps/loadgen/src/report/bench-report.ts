@@ -83,10 +83,12 @@ export interface Comparison {
   /** Median p99 of each system's runs at that rate (and the best run of each). */
   p99AtHalfBaselineMs?: { herald: number; baseline: number; ratio: number; runsPerSystem: number; best: { herald: number; baseline: number } };
   rssKbPerConnection?: { herald: number; baseline: number; ratio: number };
+  heapKbPerConnection?: { herald: number; baseline: number; ratio: number };
   /** At the half-baseline rate: CPU per 10k deliveries, averaged over instances. */
   cpuSecondsPer10kAtHalfBaseline?: { herald: number; baseline: number; ratio: number };
   /** Absent entries were not measured in this run (e.g. no comparison step with --rates). */
-  targetsMet?: { saturation?: boolean; p99AtHalfBaseline?: boolean; memoryPerConnection?: boolean; zeroLossUpToSaturation: boolean };
+  /** memoryPerConnection judges RSS (the figure), heapPerConnection the retained V8 heap. */
+  targetsMet?: { saturation?: boolean; p99AtHalfBaseline?: boolean; memoryPerConnection?: boolean; heapPerConnection?: boolean; zeroLossUpToSaturation: boolean };
 }
 
 export interface MachineInfo {

@@ -105,12 +105,16 @@ export function renderSummary(report: BenchReport): string {
     const { herald, baseline, ratio } = comparison.rssKbPerConnection;
     lines.push(`RSS per idle connection: herald ${fixed(herald, 1)} KB, baseline ${fixed(baseline, 1)} KB, ratio ${fixed(ratio, 2)}`);
   }
+  if (comparison.heapKbPerConnection) {
+    const { herald, baseline, ratio } = comparison.heapKbPerConnection;
+    lines.push(`heap per idle connection: herald ${fixed(herald, 3)} KB, baseline ${fixed(baseline, 3)} KB, ratio ${fixed(ratio, 3)}`);
+  }
   if (comparison.targetsMet) {
     const met = comparison.targetsMet;
     const verdict = (value: boolean | undefined): string => (value === undefined ? 'not measured' : value ? 'MET' : 'NOT MET');
     lines.push(
       `targets: saturation >= baseline ${verdict(met.saturation)}; p99 at half baseline saturation <= baseline ${verdict(met.p99AtHalfBaseline)}; ` +
-        `memory per connection <= baseline ${verdict(met.memoryPerConnection)}; zero loss/duplicates up to saturation ${verdict(met.zeroLossUpToSaturation)}`,
+        `memory per connection <= baseline: RSS ${verdict(met.memoryPerConnection)}, heap ${verdict(met.heapPerConnection)}; zero loss/duplicates up to saturation ${verdict(met.zeroLossUpToSaturation)}`,
     );
   }
   const warnings = report.runs.flatMap((run) => run.warnings.map((warning) => `${run.system} @ ${run.rate}/s: ${warning}`));

@@ -28,12 +28,13 @@ function run(system: SystemName, rate: number, passed: boolean, p99: number, pha
   };
 }
 
-const setup = (system: SystemName, rssKbPerConnection: number): SetupFigures => ({
+const setup = (system: SystemName, rssKbPerConnection: number, heapKbPerConnection = rssKbPerConnection / 2): SetupFigures => ({
   system,
   connections: { expected: 10, connected: 10, failed: 0, errors: [] },
   connectSeconds: 1,
   instances: [],
   rssKbPerConnection,
+  heapKbPerConnection,
 });
 
 describe('saturation and comparison', () => {
@@ -73,16 +74,17 @@ describe('saturation and comparison', () => {
     assert.deepEqual(comparison.p99AtHalfBaselineMs, { herald: 4, baseline: 5, ratio: 4 / 5, runsPerSystem: 3, best: { herald: 2, baseline: 3 } });
     assert.deepEqual(comparison.cpuSecondsPer10kAtHalfBaseline, { herald: 1, baseline: 2, ratio: 0.5 });
     assert.deepEqual(comparison.rssKbPerConnection, { herald: 30, baseline: 40, ratio: 0.75 });
-    assert.deepEqual(comparison.targetsMet, { saturation: true, p99AtHalfBaseline: true, memoryPerConnection: true, zeroLossUpToSaturation: true });
+    assert.deepEqual(comparison.heapKbPerConnection, { herald: 15, baseline: 20, ratio: 0.75 });
+    assert.deepEqual(comparison.targetsMet, { saturation: true, p99AtHalfBaseline: true, memoryPerConnection: true, heapPerConnection: true, zeroLossUpToSaturation: true });
   });
 
   it('says a target is missed when Herald is worse', () => {
     const worse = compareSystems(
       [{ system: 'herald', rate: 500, lowerBound: false }, { system: 'baseline', rate: 1000, lowerBound: false }],
       [run('herald', 500, true, 9, 'compare'), run('baseline', 500, true, 3, 'compare')],
-      [setup('herald', 50), setup('baseline', 40)],
+      [setup('herald', 50, 14.2), setup('baseline', 40, 14.1)],
     );
-    assert.deepEqual(worse.targetsMet, { saturation: false, p99AtHalfBaseline: false, memoryPerConnection: false, zeroLossUpToSaturation: true });
+    assert.deepEqual(worse.targetsMet, { saturation: false, p99AtHalfBaseline: false, memoryPerConnection: false, heapPerConnection: false, zeroLossUpToSaturation: true });
   });
 
   it('does not rank saturation when neither system failed', () => {

@@ -72,12 +72,16 @@ export function compareSystems(saturation: readonly SystemSaturation[], runs: re
       comparison.cpuSecondsPer10kAtHalfBaseline = { herald: heraldCpu, baseline: baselineCpu, ratio: heraldCpu / baselineCpu };
     }
   }
-  const rss = (system: SystemName): number | undefined => setups.find((setup) => setup.system === system)?.rssKbPerConnection;
-  const heraldRss = rss('herald');
-  const baselineRss = rss('baseline');
-  if (heraldRss !== undefined && baselineRss !== undefined) {
-    comparison.rssKbPerConnection = { herald: heraldRss, baseline: baselineRss, ratio: heraldRss / baselineRss };
-  }
+  // RSS is the figure; the V8 heap retained after a full GC is the steadier one (RSS moves with the allocator).
+  const perConnection = (pick: (setup: SetupFigures) => number | undefined) => {
+    const herald = setups.find((setup) => setup.system === 'herald');
+    const baseline = setups.find((setup) => setup.system === 'baseline');
+    const heraldKb = herald && pick(herald);
+    const baselineKb = baseline && pick(baseline);
+    return heraldKb !== undefined && baselineKb !== undefined ? { herald: heraldKb, baseline: baselineKb, ratio: heraldKb / baselineKb } : undefined;
+  };
+  comparison.rssKbPerConnection = perConnection((setup) => setup.rssKbPerConnection);
+  comparison.heapKbPerConnection = perConnection((setup) => setup.heapKbPerConnection);
   const zeroLoss = SYSTEM_NAMES.every((system) => {
     const limit = find(system)?.rate ?? 0;
     return runs.filter((run) => run.system === system && run.rate <= limit).every((run) => run.deliveries.lost === 0 && run.deliveries.duplicates === 0);
@@ -89,6 +93,7 @@ export function compareSystems(saturation: readonly SystemSaturation[], runs: re
       : herald.rate !== undefined && (baseline.rate === undefined || (herald.rate >= baseline.rate && !(baseline.lowerBound && !herald.lowerBound))),
     p99AtHalfBaseline: comparison.p99AtHalfBaselineMs ? comparison.p99AtHalfBaselineMs.herald <= comparison.p99AtHalfBaselineMs.baseline : undefined,
     memoryPerConnection: comparison.rssKbPerConnection ? comparison.rssKbPerConnection.herald <= comparison.rssKbPerConnection.baseline : undefined,
+    heapPerConnection: comparison.heapKbPerConnection ? comparison.heapKbPerConnection.herald <= comparison.heapKbPerConnection.baseline : undefined,
     zeroLossUpToSaturation: zeroLoss,
   };
   return comparison;
