@@ -37,6 +37,8 @@ export class RedisIoAdapter extends IoAdapter {
   private readonly clients = new Map<RedisIoClientRole, Redis>();
   private readonly listeners: ConnectionListener[] = [];
   private adapterConstructor?: ReturnType<typeof createAdapter>;
+  /** Set by dispose(): connections closed from then on are the shutdown's own doing. */
+  private disposing = false;
 
   constructor(
     app: INestApplicationContext,
@@ -120,6 +122,7 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   override async dispose(): Promise<void> {
+    this.disposing = true;
     await super.dispose();
     await Promise.all(
       [...this.clients.values()].map(async (client) => {
@@ -147,7 +150,7 @@ export class RedisIoAdapter extends IoAdapter {
       set(true);
     });
     client.on('close', () => {
-      if (connected) this.log.warn(`redis ${role} connection lost, reconnecting`);
+      if (connected && !this.disposing) this.log.warn(`redis ${role} connection lost, reconnecting`);
       set(false);
     });
     client.on('end', () => set(false));
