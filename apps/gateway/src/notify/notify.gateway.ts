@@ -8,6 +8,7 @@ import {
   SessionEndReasons,
   userRoom,
   type NotificationEnvelope,
+  type ServerToClientEvents,
   type SessionEndReason,
 } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -15,10 +16,11 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryScheduler } from './expiry-scheduler.js';
+import { LocalEmitter } from './local-emitter.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 /**
- * Connection lifecycle and typed sends. Every send uses `.local`: each instance receives every command
+ * Connection lifecycle and typed sends. Every send is local (`LocalEmitter`): each instance receives every command
  * from the Redis transport and delivers only to its own sockets, so a socket gets each notification once
  * however many instances run (docs/architecture.md).
  */
@@ -39,11 +41,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     (socket) => this.endSession(socket, SessionEndReasons.TokenExpired),
     (error, socket) => this.logger.error({ socketId: socket.id, error: String(error) }, 'ending an expired session failed'),
   );
-  private local!: NotificationNamespace['local'];
+  private local!: LocalEmitter<ServerToClientEvents>;
 
   afterInit(server: NotificationNamespace): void {
-    // Broadcast operators are immutable; building `server.local` once saves an operator and a flags object per emit.
-    this.local = server.local;
+    this.local = new LocalEmitter(server);
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
@@ -94,17 +95,17 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
 
   /** Emits to this instance's sockets of this user. */
   sendToUser(userId: string, envelope: NotificationEnvelope): void {
-    this.local.to(userRoom(userId)).emit(ClientEvents.Notification, envelope);
+    this.local.toRooms([userRoom(userId)], ClientEvents.Notification, envelope);
   }
 
   /** Emits to this instance's sockets of these users. */
   sendToUsers(userIds: readonly string[], envelope: NotificationEnvelope): void {
-    this.local.to(userIds.map(userRoom)).emit(ClientEvents.Notification, envelope);
+    this.local.toRooms(userIds.map(userRoom), ClientEvents.Notification, envelope);
   }
 
   /** Emits to every socket of this instance. */
   broadcast(envelope: NotificationEnvelope): void {
-    this.local.emit(ClientEvents.Notification, envelope);
+    this.local.toAll(ClientEvents.Notification, envelope);
   }
 
   /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */
