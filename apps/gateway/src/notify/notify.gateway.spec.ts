@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ClientErrorKinds, ClientEvents, NOTIFICATIONS_NAMESPACE, type NotificationEnvelope } from '@herald/contracts';
 import { HeraldMetrics } from '@herald/metrics';
 import type { PinoLogger } from 'nestjs-pino';
@@ -24,9 +26,9 @@ describe('NotifyGateway', () => {
   const serverSockets = new Map<string, NotificationSocket>();
   const clients: ClientSocket[] = [];
 
-  const join = async (userId: string): Promise<ClientSocket> => {
+  const join = async (userId: string, transports: Array<'polling' | 'websocket'> = ['websocket']): Promise<ClientSocket> => {
     const { port } = http.address() as AddressInfo;
-    const client = connect(`http://127.0.0.1:${port}${NOTIFICATIONS_NAMESPACE}`, { transports: ['websocket'], auth: { token: `token-of-${userId}` }, reconnection: false });
+    const client = connect(`http://127.0.0.1:${port}${NOTIFICATIONS_NAMESPACE}`, { transports, auth: { token: `token-of-${userId}` }, reconnection: false });
     clients.push(client);
     await new Promise<void>((resolve, reject) => {
       client.once('connect', resolve);
@@ -77,6 +79,22 @@ describe('NotifyGateway', () => {
     assert.equal(shared('disconnect').length, 1, 'the disconnect listener is shared by both sockets');
   });
 
+  it('keeps no HTTP request of a handshake once connected: over WebSocket, and after an upgrade from long-polling', async () => {
+    const requests: Array<WeakRef<object>> = [];
+    const track = (_headers: unknown, request: object): void => void requests.push(new WeakRef(request));
+    io.engine.on('headers', track);
+    await join('request-ws');
+    const upgraded = await join('request-upgrade', ['polling', 'websocket']);
+    await waitFor(() => upgraded.io.engine.transport.name === 'websocket');
+    io.engine.off('headers', track);
+    assert.equal(serverSockets.get('request-ws')?.request, undefined);
+    assert.ok(requests.length >= 3, 'the WebSocket handshake, the polling handshake and the upgrade were seen');
+    await waitFor(() => {
+      collectGarbage();
+      return requests.every((request) => request.deref() === undefined);
+    });
+  });
+
   it('delivers to the local sockets of one user only, and counts them', async () => {
     const ann = await join('ann2');
     const bob = await join('bob2');
@@ -113,6 +131,10 @@ describe('NotifyGateway', () => {
     await waitFor(async () => (await count()) === before + 1);
   });
 });
+
+// A full GC on demand, for the test that checks what connections retain.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

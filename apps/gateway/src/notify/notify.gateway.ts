@@ -16,6 +16,7 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ExpiryScheduler } from './expiry-scheduler.js';
+import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
 import { LocalEmitter } from './local-emitter.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -50,6 +51,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
     // Handshake-level failures happen before any socket exists; the engine is the only place that sees them.
     server.server.engine.on('connection_error', (error: { code?: unknown }) => this.metrics.engineConnectionError(error.code));
+    server.server.engine.use(releaseUpgradeRequest);
   }
 
   handleConnection(socket: NotificationSocket): void {
@@ -66,6 +68,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
       { userId, socketId: socket.id, address: this.clientAddress.of(socket.request), peer: socket.handshake.address, transport: socket.conn.transport.name },
       'connected',
     );
+    releaseHandshakeRequest(socket.conn);
   }
 
   /**
