@@ -38,7 +38,7 @@ Load
   --payload-bytes B          padding in each notification's data (default 100)
   --start-rate R             first sweep rate (default 1000)
   --rate-factor F            sweep escalation factor (default 1.5)
-  --max-rate R               highest sweep rate (default 20000)
+  --max-rate R               highest sweep rate (default 30000)
   --refine N                 bisection steps per system after the escalation (default 1)
   --compare-repeats N        runs per system at half the baseline's saturation; the median p99 counts (default 2)
   --compare-duration S       seconds of publishing per run there: a sustained rate, past the start-of-run
@@ -103,7 +103,7 @@ const RawSchema = z
       .optional(),
     'start-rate': positiveNumber('start-rate').default(1000),
     'rate-factor': z.coerce.number().gt(1, 'rate-factor must be greater than 1').max(10).default(1.5),
-    'max-rate': positiveNumber('max-rate').default(20_000),
+    'max-rate': positiveNumber('max-rate').default(30_000),
     refine: z.coerce.number().int().min(0).max(10).default(1),
     'compare-repeats': z.coerce.number().int().min(1).max(20).default(2),
     'compare-duration': positiveNumber('compare-duration').max(3600).default(12),
