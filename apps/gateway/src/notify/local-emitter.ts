@@ -106,7 +106,7 @@ interface EngineTransport {
 }
 interface EngineSocket {
   readyState: string;
-  writeBuffer: unknown[];
+  writeBuffer?: unknown[];
   transport: EngineTransport;
   write(data: string): void;
 }
@@ -118,7 +118,7 @@ function write(socket: { readonly conn: object }, encoded: EncodedEvent): void {
   const transport = conn.transport;
   if (
     conn.readyState === 'open' &&
-    conn.writeBuffer.length === 0 &&
+    conn.writeBuffer?.length === 0 &&
     transport.name === 'websocket' &&
     transport.writable &&
     !transport.perMessageDeflate &&
