@@ -13,6 +13,7 @@ import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import { loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
+import { waitUntil } from '../../../../test/support/wait.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
@@ -136,10 +137,4 @@ describe('NotifyGateway', () => {
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const waitFor = (condition: () => boolean | Promise<boolean>): Promise<void> => waitUntil(condition, 'the expected state', 5000, 10);
