@@ -11,7 +11,8 @@ import { renderReportChart } from './report/report-chart.js';
 import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
 import { analyzeProfileFile, profileSession } from './profile/profile-run.js';
 import { BenchSession, type Log } from './runner/bench-session.js';
-import { compareSystems, failedOnDelivery, ratePassed, saturationFromRuns } from './runner/comparison.js';
+import { summarizeLatencies, type LatencySummary } from './report/latency-stats.js';
+import { compareSystems, ratePassed, saturationFromRuns, worthRetrying } from './runner/comparison.js';
 import { SweepPlanner, type SweepStep, type SystemName } from './runner/sweep-planner.js';
 
 function machineInfo(): MachineInfo {
@@ -46,7 +47,9 @@ async function runSteps(
   record: (system: SystemName, step: SweepStep, passed: boolean) => void,
   log: Log,
   retries: number,
+  maxP99Ms: number,
   durationFor: (step: SweepStep) => number | undefined = () => undefined,
+  beforeRun: (system: SystemName, step: SweepStep) => Promise<void> = async () => undefined,
 ): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   let reverse = false;
@@ -57,13 +60,14 @@ async function runSteps(
     for (const system of order) {
       const attempts: RunResult[] = [];
       // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
-      // more attempts. Loss and duplicates are never retried away.
+      // more attempts. Loss and duplicates are never retried away, nor a system plainly falling behind.
       do {
+        await beforeRun(system, step);
         const run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor(step));
         attempts.push(run);
         runs.push(run);
         log(describeRun(run));
-      } while (!attempts.at(-1)!.passed && !failedOnDelivery(attempts.at(-1)!) && attempts.length <= retries && step.phase !== 'compare');
+      } while (worthRetrying(attempts.at(-1)!, maxP99Ms) && attempts.length <= retries && step.phase !== 'compare');
       record(system, step, ratePassed(attempts));
     }
   }
@@ -85,7 +89,13 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
     saturation: [],
     comparison: {},
   };
-  const session = await BenchSession.open(options, log);
+  // Every delivery of the comparison runs, per system: the p99 at the compared rate is taken over all of them.
+  const compareLatencies = new Map<SystemName, Float64Array[]>();
+  const session = await BenchSession.open(options, log, {
+    latencies: (run, chunks) => {
+      if (run.phase === 'compare') compareLatencies.set(run.system, [...(compareLatencies.get(run.system) ?? []), ...chunks]);
+    },
+  });
   try {
     report.setups = session.setups;
     if (options.warmupSeconds > 0) {
@@ -114,22 +124,33 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
         (system, step, passed) => planner.record(system, step.rate, passed, step.phase),
         log,
         options.retries,
-        // The comparison is of a sustained rate: its runs last long enough that the start-of-run transient (young
-        // generation regrowing after the other system's turn, JIT) is a small part of them (docs/performance.md).
+        options.maxP99Ms,
         (step) => (step.phase === 'compare' ? options.compareDurationSeconds : undefined),
+        // The comparison is of a sustained rate. Right after the overload runs, or after sitting idle through the
+        // other system's turn, a system's first seconds carry a collection of the overload's garbage and a young
+        // generation regrowing (docs/performance.md): both systems settle before every comparison run.
+        async (system, step) => {
+          if (step.phase !== 'compare' || options.compareSettleSeconds <= 0) return;
+          await session.collectGarbage(system);
+          const run = await session.run(system, step.rate, 'settle', 1, options.compareSettleSeconds);
+          (report.warmups ??= []).push(run);
+          log(`settle, not reported: ${describeRun(run)}`);
+        },
       );
     } else {
       const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
       report.runs = await runSteps(session, () => {
         const rate = rates.shift();
         return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
-      }, () => undefined, log, 0);
+      }, () => undefined, log, 0, options.maxP99Ms);
     }
   } finally {
     await session.close();
   }
   report.saturation = options.systems.map((system) => saturationFromRuns(system, report.runs));
-  report.comparison = compareSystems(report.saturation, report.runs, report.setups);
+  const pooled: Partial<Record<SystemName, LatencySummary>> = {};
+  for (const [system, chunks] of compareLatencies) pooled[system] = summarizeLatencies(chunks);
+  report.comparison = compareSystems(report.saturation, report.runs, report.setups, pooled);
   report.finishedAt = new Date().toISOString();
   report.machine.loadAverageAtEnd = loadavg();
 

@@ -40,9 +40,11 @@ Load
   --rate-factor F            sweep escalation factor (default 1.5)
   --max-rate R               highest sweep rate (default 30000)
   --refine N                 bisection steps per system after the escalation (default 1)
-  --compare-repeats N        runs per system at half the baseline's saturation; the median p99 counts (default 2)
-  --compare-duration S       seconds of publishing per run there: a sustained rate, past the start-of-run
-                             transient that 4-second runs are dominated by (default 12)
+  --compare-repeats N        runs per system at half the baseline's saturation; the median p99 counts (default 3)
+  --compare-duration S       seconds of publishing per run there (default 8)
+  --compare-settle S         before each of those runs, the system's instances collect garbage and take S seconds
+                             of unreported load at the same rate, so every run starts from the same state however
+                             long the system sat idle or what the overload runs left in its heap (default 2; 0: none)
   --retries N                sweep: attempts more for a run that failed on latency alone (a shared machine has
                              bursts); a rate passes if an attempt passes. Loss and duplicates are never retried (default 1)
   --max-p99 MS               latency limit of a passing run (default 100)
@@ -105,8 +107,9 @@ const RawSchema = z
     'rate-factor': z.coerce.number().gt(1, 'rate-factor must be greater than 1').max(10).default(1.5),
     'max-rate': positiveNumber('max-rate').default(30_000),
     refine: z.coerce.number().int().min(0).max(10).default(1),
-    'compare-repeats': z.coerce.number().int().min(1).max(20).default(2),
-    'compare-duration': positiveNumber('compare-duration').max(3600).default(12),
+    'compare-repeats': z.coerce.number().int().min(1).max(20).default(3),
+    'compare-duration': positiveNumber('compare-duration').max(3600).default(8),
+    'compare-settle': z.coerce.number().min(0).max(600).default(2),
     repeat: positiveInt('repeat').max(50).default(1),
     retries: z.coerce.number().int().min(0).max(5).default(1),
     'max-p99': positiveNumber('max-p99').default(100),
@@ -176,6 +179,7 @@ export interface LoadgenOptions {
   refineSteps: number;
   compareRepeats: number;
   compareDurationSeconds: number;
+  compareSettleSeconds: number;
   repeat: number;
   retries: number;
   maxP99Ms: number;
@@ -199,7 +203,7 @@ export class OptionsError extends Error {
 
 const STRING_FLAGS = [
   'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'warmup', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
-  'max-rate', 'refine', 'compare-repeats', 'compare-duration', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
+  'max-rate', 'refine', 'compare-repeats', 'compare-duration', 'compare-settle', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
   'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'chart', 'out', 'json',
 ] as const;
 
@@ -256,6 +260,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     refineSteps: raw.refine,
     compareRepeats: raw['compare-repeats'],
     compareDurationSeconds: raw['compare-duration'],
+    compareSettleSeconds: raw['compare-settle'],
     repeat: raw.repeat,
     retries: raw.retries,
     maxP99Ms: raw['max-p99'],

@@ -81,7 +81,16 @@ export interface Comparison {
   saturationRatio?: number;
   halfBaselineRate?: number;
   /** Median p99 of each system's runs at that rate (and the best run of each). */
-  p99AtHalfBaselineMs?: { herald: number; baseline: number; ratio: number; runsPerSystem: number; best: { herald: number; baseline: number } };
+  p99AtHalfBaselineMs?: {
+    herald: number;
+    baseline: number;
+    ratio: number;
+    /** What herald/baseline are: the p99 of every delivery of a system's comparison runs together, or the median of its runs' p99s. */
+    over: 'all deliveries' | 'median of runs';
+    runsPerSystem: number;
+    medianOfRuns: { herald: number; baseline: number };
+    best: { herald: number; baseline: number };
+  };
   rssKbPerConnection?: { herald: number; baseline: number; ratio: number };
   heapKbPerConnection?: { herald: number; baseline: number; ratio: number };
   /** At the half-baseline rate: CPU per 10k deliveries, averaged over instances. */
@@ -110,7 +119,7 @@ export interface BenchReport {
   machine: MachineInfo;
   settings: Record<string, unknown>;
   setups: SetupFigures[];
-  /** Unreported load before the first run (JIT warm-up), one per system; kept for the record, never compared. */
+  /** Unreported load: before the first run (JIT warm-up) and before each comparison run (settle); kept for the record, never compared. */
   warmups?: RunResult[];
   runs: RunResult[];
   saturation: SystemSaturation[];

@@ -7,7 +7,6 @@ export interface LatencySummary {
   mean: number;
 }
 
-/** Nearest-rank percentile of sorted values: the smallest value with at least p% of the samples at or below it. */
 /** The median of a few figures (of repeated runs); the mean of the middle two for an even count. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -15,6 +14,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** Nearest-rank percentile of sorted values: the smallest value with at least p% of the samples at or below it. */
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);

@@ -91,10 +91,12 @@ export function renderSummary(report: BenchReport): string {
   const { comparison } = report;
   if (comparison.saturationRatio !== undefined) lines.push(`saturation herald/baseline: ${fixed(comparison.saturationRatio, 2)}`);
   if (comparison.p99AtHalfBaselineMs) {
-    const { herald, baseline, ratio, runsPerSystem, best } = comparison.p99AtHalfBaselineMs;
+    const { herald, baseline, ratio, over, runsPerSystem, medianOfRuns, best } = comparison.p99AtHalfBaselineMs;
+    const taken = over === 'all deliveries' ? `all deliveries of ${runsPerSystem} runs each` : `median of ${runsPerSystem} runs each`;
     lines.push(
-      `p99 at half the baseline's saturation (${comparison.halfBaselineRate}/s, median of ${runsPerSystem} runs each): herald ${fixed(herald, 2)} ms, ` +
-        `baseline ${fixed(baseline, 2)} ms, ratio ${fixed(ratio, 2)} (best runs: ${fixed(best.herald, 2)} / ${fixed(best.baseline, 2)} ms)`,
+      `p99 at half the baseline's saturation (${comparison.halfBaselineRate}/s, ${taken}): herald ${fixed(herald, 2)} ms, ` +
+        `baseline ${fixed(baseline, 2)} ms, ratio ${fixed(ratio, 2)} (median of runs: ${fixed(medianOfRuns.herald, 2)} / ${fixed(medianOfRuns.baseline, 2)} ms; ` +
+        `best runs: ${fixed(best.herald, 2)} / ${fixed(best.baseline, 2)} ms)`,
     );
   }
   if (comparison.cpuSecondsPer10kAtHalfBaseline) {

@@ -26,6 +26,8 @@ export interface SessionHooks {
   /** Runs right before / right after a system's clients connect (heap snapshots). */
   beforeConnect?: (target: TargetSystem) => Promise<void>;
   afterConnect?: (target: TargetSystem, connectionsPerInstance: number[]) => Promise<void>;
+  /** Every latency sample of a finished run, one chunk per client worker (pooling the comparison runs). */
+  latencies?: (run: RunResult, latenciesMs: readonly Float64Array[]) => void;
 }
 
 /**
@@ -78,6 +80,11 @@ export class BenchSession {
         });
     this.targets.set(system, target);
     this.publishers.set(system, await target.createPublisher());
+  }
+
+  /** A full collection on every instance the harness started (a remote target is left alone). */
+  async collectGarbage(system: SystemName): Promise<void> {
+    await Promise.all(this.target(system).instances.map(async ({ process: instance }) => instance?.probe({ op: 'gc' })));
   }
 
   private async memory(target: TargetSystem): Promise<Array<{ rssKb?: number; heapKb?: number }>> {
@@ -220,7 +227,7 @@ export class BenchSession {
     const workerLag = Math.max(0, ...summaries.map((summary) => summary.lagP99Ms));
     if (workerLag > 50) warnings.push(`client workers were busy (event loop lag p99 ${workerLag.toFixed(0)} ms): add --workers`);
 
-    return {
+    const result: RunResult = {
       system,
       phase,
       runId,
@@ -242,6 +249,8 @@ export class BenchSession {
       failures,
       warnings,
     };
+    this.hooks.latencies?.(result, summaries.map((summary) => summary.latenciesMs));
+    return result;
   }
 
   private async sampleInstances(target: TargetSystem): Promise<Array<ProbeSample | undefined>> {

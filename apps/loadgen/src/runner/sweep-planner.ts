@@ -1,7 +1,7 @@
 export type SystemName = 'herald' | 'baseline';
 export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'baseline'];
 
-export type SweepPhase = 'escalate' | 'refine' | 'compare' | 'fixed' | 'warmup';
+export type SweepPhase = 'escalate' | 'refine' | 'compare' | 'fixed' | 'warmup' | 'settle';
 
 export interface SweepStep {
   rate: number;
