@@ -81,3 +81,50 @@ describe('benchmark harness smoke run', () => {
     assert.equal(outcome.stdout, '');
   });
 });
+
+describe('benchmark harness smoke sweep', () => {
+  let dir: string;
+  let report: BenchReport;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'herald-bench-sweep-'));
+    // Two escalation rates that both systems pass, then the comparison at half the baseline's (lower-bound) saturation.
+    const outcome = await runLoadgen([
+      '--start-rate', '10', '--rate-factor', '2', '--max-rate', '20', '--duration', '0.5', '--warmup', '0',
+      '--compare-repeats', '2', '--compare-duration', '0.5', '--compare-settle', '0.5',
+      '--instances', '2', '--connections', String(CONNECTIONS), '--users', String(USERS), '--workers', '2',
+      '--max-p99', '10000', '--out', dir, '--json', join(dir, 'report.json'), '--quiet',
+    ]);
+    assert.equal(outcome.code, 0, `bench exited ${outcome.code}:\n${outcome.stderr}\n${outcome.stdout}`);
+    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as BenchReport;
+  });
+
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const counter = (runId: string): number => Number(runId.split('-')[1]);
+
+  it('settles each system at the compared rate right before each of its comparison runs', () => {
+    for (const system of ['herald', 'baseline'] as const) {
+      const compares = report.runs.filter((run) => run.system === system && run.phase === 'compare');
+      assert.equal(compares.length, 2);
+      const settles = (report.warmups ?? []).filter((run) => run.system === system && run.phase === 'settle');
+      assert.equal(settles.length, 2);
+      for (const compare of compares) {
+        assert.equal(compare.rate, 10);
+        const settle = settles.find((run) => counter(run.runId) === counter(compare.runId) - 1);
+        assert.ok(settle, `no settle run right before ${compare.runId}`);
+        assert.equal(settle.rate, compare.rate);
+        assert.equal(settle.deliveries.lost + settle.deliveries.duplicates, 0);
+      }
+    }
+  });
+
+  it('judges the tail on all deliveries of the comparison runs', () => {
+    const p99 = report.comparison.p99AtHalfBaselineMs;
+    assert.equal(p99?.over, 'all deliveries');
+    assert.equal(p99?.runsPerSystem, 2);
+    assert.equal(report.comparison.targetsMet?.zeroLossUpToSaturation, true);
+  });
+});

@@ -40,7 +40,8 @@ Load
   --rate-factor F            sweep escalation factor (default 1.5)
   --max-rate R               highest sweep rate (default 30000)
   --refine N                 bisection steps per system after the escalation (default 1)
-  --compare-repeats N        runs per system at half the baseline's saturation; the median p99 counts (default 3)
+  --compare-repeats N        runs per system at half the baseline's saturation; the p99 over all their deliveries
+                             counts (default 3)
   --compare-duration S       seconds of publishing per run there (default 8)
   --compare-settle S         before each of those runs, the system's instances collect garbage and take S seconds
                              of unreported load at the same rate, so every run starts from the same state however

@@ -80,7 +80,7 @@ export interface Comparison {
   /** Herald / baseline. */
   saturationRatio?: number;
   halfBaselineRate?: number;
-  /** Median p99 of each system's runs at that rate (and the best run of each). */
+  /** p99 of each system at that rate, with the median and the best of its runs' own p99s. */
   p99AtHalfBaselineMs?: {
     herald: number;
     baseline: number;

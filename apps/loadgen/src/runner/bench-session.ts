@@ -82,7 +82,7 @@ export class BenchSession {
     this.publishers.set(system, await target.createPublisher());
   }
 
-  /** A full collection on every instance the harness started (a remote target is left alone). */
+  /** The probe's memory-reducing collection on every instance the harness started (a remote target is left alone). */
   async collectGarbage(system: SystemName): Promise<void> {
     await Promise.all(this.target(system).instances.map(async ({ process: instance }) => instance?.probe({ op: 'gc' })));
   }

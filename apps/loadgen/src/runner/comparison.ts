@@ -21,6 +21,8 @@ export function failedOnDelivery(run: RunResult): boolean {
   );
 }
 
+const HOPELESS_P99_FACTOR = 5;
+
 /**
  * Whether a run that failed gets another attempt: only one that failed on latency alone, and not by so much that no
  * burst of other work on the machine explains it (a p99 many times the limit is the system falling behind).
@@ -28,7 +30,6 @@ export function failedOnDelivery(run: RunResult): boolean {
 export function worthRetrying(run: RunResult, maxP99Ms: number): boolean {
   return !run.passed && !failedOnDelivery(run) && run.latencyMs.p99 < HOPELESS_P99_FACTOR * maxP99Ms;
 }
-const HOPELESS_P99_FACTOR = 5;
 
 /** A rate passes when some attempt passed and no attempt lost or duplicated anything. */
 export function ratePassed(attempts: readonly RunResult[]): boolean {
