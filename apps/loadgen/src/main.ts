@@ -41,16 +41,18 @@ function describeRun(run: RunResult): string {
   );
 }
 
-async function runSteps(
-  session: BenchSession,
-  steps: () => SweepStep | undefined,
-  record: (system: SystemName, step: SweepStep, passed: boolean) => void,
-  log: Log,
-  retries: number,
-  maxP99Ms: number,
-  durationFor: (step: SweepStep) => number | undefined = () => undefined,
-  beforeRun: (system: SystemName, step: SweepStep) => Promise<void> = async () => undefined,
-): Promise<RunResult[]> {
+interface StepRunner {
+  steps: () => SweepStep | undefined;
+  record?: (system: SystemName, step: SweepStep, passed: boolean) => void;
+  /** Attempts more for a run that is worth retrying (comparison runs never are). */
+  retries: number;
+  maxP99Ms: number;
+  /** A run's publishing time when not the default. */
+  durationFor?: (step: SweepStep) => number | undefined;
+  beforeRun?: (system: SystemName, step: SweepStep) => Promise<void>;
+}
+
+async function runSteps(session: BenchSession, log: Log, { steps, record, retries, maxP99Ms, durationFor, beforeRun }: StepRunner): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   let reverse = false;
   for (let step = steps(); step; step = steps()) {
@@ -62,13 +64,13 @@ async function runSteps(
       // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
       // more attempts. Loss and duplicates are never retried away, nor a system plainly falling behind.
       do {
-        await beforeRun(system, step);
-        const run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor(step));
+        await beforeRun?.(system, step);
+        const run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor?.(step));
         attempts.push(run);
         runs.push(run);
         log(describeRun(run));
       } while (worthRetrying(attempts.at(-1)!, maxP99Ms) && attempts.length <= retries && step.phase !== 'compare');
-      record(system, step, ratePassed(attempts));
+      record?.(system, step, ratePassed(attempts));
     }
   }
   return runs;
@@ -118,31 +120,33 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
         compareRepeats: options.compareRepeats,
         systems: options.systems,
       });
-      report.runs = await runSteps(
-        session,
-        () => planner.next(),
-        (system, step, passed) => planner.record(system, step.rate, passed, step.phase),
-        log,
-        options.retries,
-        options.maxP99Ms,
-        (step) => (step.phase === 'compare' ? options.compareDurationSeconds : undefined),
+      report.runs = await runSteps(session, log, {
+        steps: () => planner.next(),
+        record: (system, step, passed) => planner.record(system, step.rate, passed, step.phase),
+        retries: options.retries,
+        maxP99Ms: options.maxP99Ms,
+        durationFor: (step) => (step.phase === 'compare' ? options.compareDurationSeconds : undefined),
         // The comparison is of a sustained rate. Right after the overload runs, or after sitting idle through the
         // other system's turn, a system's first seconds carry a collection of the overload's garbage and a young
         // generation regrowing (docs/performance.md): both systems settle before every comparison run.
-        async (system, step) => {
+        beforeRun: async (system, step) => {
           if (step.phase !== 'compare' || options.compareSettleSeconds <= 0) return;
           await session.collectGarbage(system);
           const run = await session.run(system, step.rate, 'settle', 1, options.compareSettleSeconds);
           (report.warmups ??= []).push(run);
           log(`settle, not reported: ${describeRun(run)}`);
         },
-      );
+      });
     } else {
       const rates = options.rates.flatMap((rate) => Array.from({ length: options.repeat }, () => rate));
-      report.runs = await runSteps(session, () => {
-        const rate = rates.shift();
-        return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
-      }, () => undefined, log, 0, options.maxP99Ms);
+      report.runs = await runSteps(session, log, {
+        steps: () => {
+          const rate = rates.shift();
+          return rate === undefined ? undefined : { rate, systems: options.systems, phase: 'fixed' };
+        },
+        retries: 0,
+        maxP99Ms: options.maxP99Ms,
+      });
     }
   } finally {
     await session.close();
