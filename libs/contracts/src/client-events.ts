@@ -4,9 +4,57 @@ export const NOTIFICATIONS_NAMESPACE = '/notifications';
 /** Events the server emits to clients. There are no client-to-server events: rooms are chosen by the server. */
 export const ClientEvents = {
   Notification: 'notification',
+  /** Sent once per connection, after any replay and before any live notification: where the device now stands. */
+  SessionReady: 'session.ready',
   /** Sent right before the server ends a session, so the client knows why. */
   SessionEnded: 'session.ended',
 } as const;
+
+/**
+ * What a client sends as socket.io `auth`. socket.io-client takes `auth` as a function, called on every (re)connect,
+ * so each reconnect sends the cursor of the last notification the device processed.
+ */
+export interface HandshakeAuth {
+  token?: string;
+  /** The `cursor` of the last user notification this device processed: everything after it is replayed first. */
+  since?: string;
+  /** The same for the broadcast feed (`notification` envelopes with `feed: "broadcast"`). */
+  broadcastSince?: string;
+}
+
+/** Why a resume could not be complete. Notifications after `after` and before `before` may be missing. */
+export const GapReasons = {
+  /** `since` was not a cursor Herald issues. Nothing was replayed. */
+  Malformed: 'malformed',
+  /** `since` is from an earlier incarnation of the feed (it was lost, or expired while idle): the current one is replayed whole. */
+  Epoch: 'epoch',
+  /** Notifications after `since` are older than retention and were trimmed: what is retained is replayed. */
+  Trimmed: 'trimmed',
+} as const;
+export type GapReason = (typeof GapReasons)[keyof typeof GapReasons];
+
+export interface FeedGap {
+  reason: GapReason;
+  /** The cursor the client sent (null when it was malformed). */
+  after: string | null;
+  /** The first notification that is not missing: the first one replayed, or the head when nothing was (null for an empty feed). */
+  before: string | null;
+}
+
+/** Where a device stands in one feed once its (re)connect is complete. */
+export interface FeedReady {
+  /** The feed's latest cursor, null for an empty feed: a device that got nothing yet can still resume from it. */
+  cursor: string | null;
+  /** False when notifications after `since` may be missing (see `gap`); true when nothing was asked or nothing is missing. */
+  recovered: boolean;
+  /** How many notifications were replayed before this event. */
+  replayed: number;
+  gap?: FeedGap;
+}
+
+export interface SessionReadyPayload extends FeedReady {
+  broadcast: FeedReady;
+}
 
 /** The `connect_error` message for every refused handshake caused by the token. */
 export const UNAUTHORIZED_MESSAGE = 'unauthorized';
@@ -57,6 +105,7 @@ export const userRoom = (userId: string): string => `user:${userId}`;
 /** Typed Socket.IO event maps, for `Server<...>` on the gateway and `Socket<...>` in clients. */
 export interface ServerToClientEvents {
   [ClientEvents.Notification]: (envelope: import('./commands.schema.js').NotificationEnvelope) => void;
+  [ClientEvents.SessionReady]: (payload: SessionReadyPayload) => void;
   [ClientEvents.SessionEnded]: (payload: SessionEndedPayload) => void;
 }
 /** Clients send nothing: no event can join a room or otherwise change what a socket receives. */

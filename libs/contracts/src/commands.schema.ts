@@ -54,6 +54,10 @@ export const NotificationEnvelopeSchema = z.object({
   type: z.string(),
   data: z.unknown(),
   createdAt: z.iso.datetime(),
+  /** Opaque position of this notification in its feed: what the client sends back as `since` (or `broadcastSince`). */
+  cursor: z.string(),
+  /** Present on broadcasts only: their cursor belongs to the broadcast feed. */
+  feed: z.literal('broadcast').optional(),
 });
 export type NotificationEnvelope = z.infer<typeof NotificationEnvelopeSchema>;
 

@@ -3,3 +3,4 @@ export * from './client-events.js';
 export * from './commands.schema.js';
 export * from './wire.js';
 export * from './metric-labels.js';
+export * from './inbox.js';
