@@ -1,13 +1,17 @@
 import {
   ClientEvents,
   NOTIFICATIONS_NAMESPACE,
+  UNAVAILABLE_MESSAGE,
   type ConnectErrorData,
+  type HandshakeAuth,
   type NotificationEnvelope,
   type ServerToClientEvents,
   type SessionEndedPayload,
+  type SessionReadyPayload,
 } from '@herald/contracts';
 import { Agent } from 'node:http';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { signToken } from './tokens.js';
 import { waitUntil, withTimeout } from './wait.js';
 
 type ClientSocket = Socket<ServerToClientEvents, Record<string, never>>;
@@ -157,4 +161,240 @@ export function fromAddress(localAddress: string): ClientOptions {
   // engine.io-client types `agent` as string | boolean but hands it to Node's http.request (polling) and ws (WebSocket).
   const agent = new Agent({ localAddress }) as unknown as string;
   return { agent };
+}
+
+/** What a ResumingDevice saw, in order: notifications and session.ready, each with the connection it came on (1, 2...). */
+export type DeviceEvent =
+  | { kind: 'notification'; connection: number; envelope: NotificationEnvelope }
+  | { kind: 'ready'; connection: number; payload: SessionReadyPayload };
+
+export interface ResumingDeviceOptions {
+  /** Name in ledger tables and failure messages (default: `<user>#<n>`). */
+  name?: string;
+  /** The cursor to resume from on the first connect (later connects send the latest one processed). */
+  since?: string;
+  broadcastSince?: string;
+  /** Overrides the JWT (e.g. a short-lived one); default: a fresh one-hour token for the user. */
+  token?: string;
+  /** Wait for the first session.ready, not just the connect (default true). */
+  waitForReady?: boolean;
+  /** socket.io-client options on top of the device defaults (WebSocket only, reconnection on, short delays). */
+  socket?: ClientOptions;
+}
+
+/** How long a refused (re)connect waits before trying again, as an app would on `unavailable` (an instance draining). */
+const REFUSED_RETRY_MS = 200;
+let deviceCount = 0;
+
+/**
+ * A device as a real app builds one on the durable contract: a socket.io-client with reconnection on, whose `auth`
+ * is a function, so every (re)connect sends the cursor of the last notification it processed (`since`) and of the
+ * last broadcast (`broadcastSince`). It records every notification and session.ready with the connection it came on.
+ *
+ * Cursor rule: a notification's cursor becomes the device's cursor for its feed. A session.ready cursor is adopted
+ * only when the device has none of its own yet (it connected with nothing to resume from) or when the server says it
+ * could not recover (`recovered: false`): then resuming from the feed's head is all a client can do.
+ */
+export class ResumingDevice {
+  readonly notifications: NotificationEnvelope[] = [];
+  readonly readies: SessionReadyPayload[] = [];
+  readonly events: DeviceEvent[] = [];
+  readonly connectErrors: string[] = [];
+  readonly disconnects: string[] = [];
+  readonly sessionEnds: SessionEndedPayload[] = [];
+  /** Cursor of the last user-feed notification processed (what the next connect sends as `since`). */
+  cursor: string | undefined;
+  /** Cursor of the last broadcast processed (`broadcastSince`). */
+  broadcastCursor: string | undefined;
+  /** Connections made so far (1 after the first). */
+  connections = 0;
+  /** The `auth` objects sent, one per handshake attempt: what the server was asked. */
+  readonly handshakes: HandshakeAuth[] = [];
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly userId: string,
+    readonly socket: Socket<ServerToClientEvents, Record<string, never>>,
+  ) {}
+
+  static async connect(baseUrl: string, userId: string, options: ResumingDeviceOptions = {}): Promise<ResumingDevice> {
+    const token = options.token ?? (await signToken({ sub: userId }));
+    let device: ResumingDevice | undefined;
+    const socket: ClientSocket = io(`${baseUrl}${NOTIFICATIONS_NAMESPACE}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: true,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 1000,
+      randomizationFactor: 0.5,
+      timeout: 10_000,
+      autoConnect: false,
+      // Called on every (re)connect: the latest cursors, never the ones of the first connect.
+      auth: (callback: (auth: HandshakeAuth) => void) => {
+        const auth: HandshakeAuth = { token };
+        if (device?.cursor !== undefined) auth.since = device.cursor;
+        if (device?.broadcastCursor !== undefined) auth.broadcastSince = device.broadcastCursor;
+        device?.handshakes.push(auth);
+        callback(auth);
+      },
+      ...options.socket,
+    });
+    device = new ResumingDevice(options.name ?? `${userId}#${++deviceCount}`, userId, socket);
+    device.cursor = options.since;
+    device.broadcastCursor = options.broadcastSince;
+    device.listen();
+    socket.connect();
+    try {
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          if (options.waitForReady === false) socket.once('connect', () => resolve());
+          else socket.once(ClientEvents.SessionReady, () => resolve());
+          // Transport failures are retried by socket.io-client, `unavailable` by the device: only a final refusal fails.
+          socket.on('connect_error', (error) => {
+            if (!socket.active && error.message !== UNAVAILABLE_MESSAGE) reject(new Error(`connect_error: ${error.message} ${JSON.stringify((error as { data?: unknown }).data)}`));
+          });
+        }),
+        `device ${device.name} to connect to ${baseUrl}${options.waitForReady === false ? '' : ' and get session.ready'}`,
+        20_000,
+      );
+    } catch (error) {
+      device.close();
+      throw error;
+    }
+    return device;
+  }
+
+  private listen(): void {
+    const socket = this.socket;
+    socket.on('connect', () => this.connections++);
+    socket.on(ClientEvents.Notification, (envelope) => {
+      this.notifications.push(envelope);
+      this.events.push({ kind: 'notification', connection: this.connections, envelope });
+      if (envelope.feed === 'broadcast') this.broadcastCursor = envelope.cursor;
+      else this.cursor = envelope.cursor;
+    });
+    socket.on(ClientEvents.SessionReady, (payload) => {
+      this.readies.push(payload);
+      this.events.push({ kind: 'ready', connection: this.connections, payload });
+      if (payload.cursor !== null && (this.cursor === undefined || !payload.recovered)) this.cursor = payload.cursor;
+      const broadcast = payload.broadcast;
+      if (broadcast?.cursor != null && (this.broadcastCursor === undefined || !broadcast.recovered)) this.broadcastCursor = broadcast.cursor;
+    });
+    socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
+    socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.on('connect_error', (error) => {
+      this.connectErrors.push(error.message);
+      // A refusal by the server (not a transport failure) is final for socket.io-client: it does not retry by itself.
+      // An app retries an `unavailable` (the instance is draining) later; behind nginx it lands elsewhere.
+      if (!socket.active && !this.closed && error.message === UNAVAILABLE_MESSAGE) {
+        this.retryTimer = setTimeout(() => {
+          if (!this.closed && !socket.connected) socket.connect();
+        }, REFUSED_RETRY_MS);
+      }
+    });
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Notifications of the user's own feed (not broadcasts). */
+  userNotifications(): NotificationEnvelope[] {
+    return this.notifications.filter((envelope) => envelope.feed !== 'broadcast');
+  }
+
+  broadcasts(): NotificationEnvelope[] {
+    return this.notifications.filter((envelope) => envelope.feed === 'broadcast');
+  }
+
+  ofType(type: string): NotificationEnvelope[] {
+    return this.notifications.filter((envelope) => envelope.type === type);
+  }
+
+  /** The session.ready of the latest connection, once it came. */
+  get lastReady(): SessionReadyPayload | undefined {
+    return this.readies.at(-1);
+  }
+
+  async waitForType(type: string, count = 1, timeoutMs = 10_000): Promise<NotificationEnvelope[]> {
+    await waitUntil(() => this.ofType(type).length >= count, `${this.name}: ${count} notification(s) of type ${type}`, timeoutMs);
+    return this.ofType(type);
+  }
+
+  /** Waits until `count` session.ready events have come in total (one per successful connection). */
+  async waitForReady(count: number, timeoutMs = 20_000): Promise<SessionReadyPayload> {
+    await waitUntil(() => this.readies.length >= count, `${this.name}: session.ready #${count}`, timeoutMs);
+    return this.readies[count - 1]!;
+  }
+
+  /** Waits until every one of these notification ids was received at least once. */
+  async waitForIds(ids: Iterable<string>, timeoutMs = 20_000): Promise<void> {
+    const wanted = new Set(ids);
+    await waitUntil(
+      () => {
+        for (const envelope of this.notifications) wanted.delete(envelope.id);
+        return wanted.size === 0;
+      },
+      `${this.name}: ${wanted.size} notification(s) still missing`,
+      timeoutMs,
+    );
+  }
+
+  /** The events of one connection, in order. */
+  eventsOf(connection: number): DeviceEvent[] {
+    return this.events.filter((event) => event.connection === connection);
+  }
+
+  /**
+   * What the contract promises of every connection, as a list of violations (empty when it held): session.ready
+   * once, after exactly `replayed` notifications (replays come before it, live ones after), no notification twice.
+   */
+  connectionViolations(): string[] {
+    const problems: string[] = [];
+    for (let connection = 1; connection <= this.connections; connection++) {
+      const events = this.eventsOf(connection);
+      const readyAt = events.findIndex((event) => event.kind === 'ready');
+      const readies = events.filter((event) => event.kind === 'ready').length;
+      if (readies > 1) problems.push(`${this.name} connection ${connection}: ${readies} session.ready events`);
+      if (readyAt >= 0) {
+        const ready = (events[readyAt] as { payload: SessionReadyPayload }).payload;
+        const replayed = ready.replayed + (ready.broadcast?.replayed ?? 0);
+        if (readyAt !== replayed) problems.push(`${this.name} connection ${connection}: ${readyAt} notification(s) before session.ready, which says ${replayed} were replayed`);
+      } else if (events.length > 0 && connection < this.connections) {
+        problems.push(`${this.name} connection ${connection}: ${events.length} notification(s) and no session.ready`);
+      }
+      const seen = new Set<string>();
+      for (const event of events) {
+        if (event.kind !== 'notification') continue;
+        if (seen.has(event.envelope.id)) problems.push(`${this.name} connection ${connection}: ${event.envelope.id} twice`);
+        seen.add(event.envelope.id);
+      }
+    }
+    return problems;
+  }
+
+  /** Cuts the transport under the socket (as a network drop does): socket.io-client reconnects by itself, with `since`. */
+  dropTransport(): void {
+    this.socket.io.engine.close();
+  }
+
+  /** Goes offline on purpose (no automatic reconnect) until comeBack(). */
+  goOffline(): void {
+    this.socket.disconnect();
+  }
+
+  /** Connects again after goOffline(), sending the latest cursors, and waits for the new session.ready. */
+  async comeBack(timeoutMs = 20_000): Promise<SessionReadyPayload> {
+    const next = this.readies.length + 1;
+    this.socket.connect();
+    return this.waitForReady(next, timeoutMs);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.socket.disconnect();
+  }
 }

@@ -9,6 +9,8 @@ export interface GatewayOptions {
   redisUrl: string;
   env?: Record<string, string>;
   instanceId?: string;
+  /** A given port (to start a gateway again where it was); a free one otherwise. */
+  port?: number;
 }
 
 /** One real gateway process (`node dist/apps/gateway/src/main.js`) on a free port. */
@@ -20,7 +22,7 @@ export class GatewayProcess {
   ) {}
 
   static async start(options: GatewayOptions): Promise<GatewayProcess> {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const instanceId = options.instanceId ?? `gw-${port}`;
     const child = new ManagedProcess(instanceId, process.execPath, [GATEWAY_MAIN], {
       cwd: REPO_ROOT,

@@ -18,3 +18,6 @@ export * from './promtool.js';
 export * from './loadgen.js';
 export * from './topology/index.js';
 export * from './compose-stack.js';
+export * from './herald-redis.js';
+export * from './ledger.js';
+export * from './load.js';

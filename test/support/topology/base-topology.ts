@@ -21,6 +21,18 @@ export abstract class BaseTopology implements Topology {
     return gateway;
   }
 
+  restartGateway(index: number): Promise<void> {
+    return this.at(index).restart();
+  }
+
+  killGateway(index: number): Promise<void> {
+    return this.at(index).kill();
+  }
+
+  launchGateway(index: number): Promise<void> {
+    return this.at(index).launch();
+  }
+
   async instanceOf(socketId: string, timeoutMs = 10_000): Promise<GatewayHandle> {
     let found: GatewayHandle | undefined;
     await waitUntil(

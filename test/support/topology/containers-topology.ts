@@ -5,6 +5,7 @@ import { pingRedis } from '@herald/local-services';
 import { GenericContainer, ImageName, StartedNetwork, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import type { NginxAccessRecord } from '../nginx-process.js';
 import { freePort } from '../ports.js';
+import { DURABLE_REDIS_ARGS } from '../redis-server.js';
 import { TEST_JWT_SECRET } from '../tokens.js';
 import { waitUntil } from '../wait.js';
 import { BaseTopology, initialGatewaySpecs, parseLogLines, settleAll } from './base-topology.js';
@@ -29,7 +30,11 @@ async function tailOf(docker: ContainerRuntimeClient, containerId: string, lines
   }
 }
 
-/** A gateway container from the image built from the project's Dockerfile. */
+/**
+ * A gateway container from the image built from the project's Dockerfile, published on a host port fixed for its
+ * life, so its URL survives restart() and kill() + launch() (`docker stop`/`docker kill`, then `docker start` of the
+ * same container: same environment, same instance id).
+ */
 class ContainerGateway implements GatewayHandle {
   readonly url: string;
 
@@ -37,8 +42,22 @@ class ContainerGateway implements GatewayHandle {
     readonly instanceId: string,
     private readonly container: StartedTestContainer,
     private readonly docker: ContainerRuntimeClient,
+    /** Called after every start again: the container may have a new address on the network (nginx's upstream). */
+    private readonly onStartedAgain: () => Promise<void>,
   ) {
     this.url = `http://${container.getHost()}:${container.getMappedPort(GATEWAY_PORT)}`;
+  }
+
+  get id(): string {
+    return this.container.getId();
+  }
+
+  /** Its address on the topology network now (Docker may hand out another one when the container starts again). */
+  async address(network: string): Promise<string> {
+    const inspected = await this.docker.container.inspect(this.docker.container.getById(this.container.getId()));
+    const address = inspected.NetworkSettings.Networks[network]?.IPAddress;
+    if (!address) throw new Error(`gateway container ${this.instanceId} has no address on network ${network}`);
+    return address;
   }
 
   async health(kind: 'live' | 'ready'): Promise<{ status: number; body: unknown }> {
@@ -100,12 +119,30 @@ class ContainerGateway implements GatewayHandle {
     await this.exited();
   }
 
+  async restart(): Promise<void> {
+    // `docker stop`: SIGTERM (the image's STOPSIGNAL), SIGKILL only after 15 s, beyond the gateway's own 10 s limit.
+    await this.docker.container.stop(this.docker.container.getById(this.container.getId()), { timeout: 15_000 });
+    const status = await this.exited();
+    if (status.code !== 0) throw new Error(`gateway container ${this.instanceId} exited with ${status.code} on SIGTERM:\n${await tailOf(this.docker, this.container.getId())}`);
+    await this.launch();
+  }
+
+  async launch(): Promise<void> {
+    if (await this.isRunning()) throw new Error(`gateway container ${this.instanceId} is still running: kill() or restart() it`);
+    await this.docker.container.start(this.docker.container.getById(this.container.getId()));
+    await this.waitReady();
+    await this.onStartedAgain();
+  }
+
   async stop(): Promise<void> {
     await this.container.stop({ timeout: 0, remove: true });
   }
 }
 
-/** Redis in a container, published on a fixed loopback port so its URL survives kill() and launch(). */
+/**
+ * Redis in a container, published on a fixed loopback port so its URL survives kill(), launch() and restart(). Its
+ * AOF lives in the container's /data volume, which `docker start` of the same container finds again.
+ */
 class ContainerRedis implements RedisHandle {
   readonly url: string;
 
@@ -126,6 +163,15 @@ class ContainerRedis implements RedisHandle {
   async launch(): Promise<void> {
     await this.docker.container.start(this.docker.container.getById(this.container.getId()));
     await this.waitForPing();
+  }
+
+  async restart(): Promise<void> {
+    const container = this.docker.container.getById(this.container.getId());
+    // `docker stop`: SIGTERM, on which Redis fsyncs its AOF and exits 0; SIGKILL only after 10 s.
+    await this.docker.container.stop(container, { timeout: 10_000 });
+    const result = (await container.wait()) as { StatusCode: number };
+    if (result.StatusCode !== 0) throw new Error(`redis container exited with ${result.StatusCode} on SIGTERM:\n${await tailOf(this.docker, this.container.getId())}`);
+    await this.launch();
   }
 
   async waitForPing(): Promise<void> {
@@ -150,7 +196,7 @@ class ContainerNginx implements NginxHandle {
   readonly url: string;
 
   constructor(
-    private readonly container: StartedTestContainer,
+    readonly container: StartedTestContainer,
     readonly port: number,
     readonly addressSeenByGateways: string,
     private readonly docker: ContainerRuntimeClient,
@@ -199,6 +245,9 @@ export class ContainersTopology extends BaseTopology {
   private readonly id = randomBytes(3).toString('hex');
   private gatewayCount = 0;
   private stopped = false;
+  private nginxContainer: ContainerNginx | undefined;
+  /** nginx's upstream servers as last rendered: one per initial gateway, by its address on the network. */
+  private upstreams: Array<{ gateway: ContainerGateway; address: string }> = [];
 
   private constructor(
     private readonly docker: ContainerRuntimeClient,
@@ -234,8 +283,12 @@ export class ContainersTopology extends BaseTopology {
       const failed = initial.find((result) => result.status === 'rejected');
       if (failed) throw failed.reason;
       if (options.nginx) {
-        const upstreams = initial.map((result) => ({ host: (result as PromiseFulfilledResult<{ ip: string }>).value.ip, port: GATEWAY_PORT }));
-        topology.nginx = await topology.startNginx(upstreams);
+        topology.upstreams = initial.map((result) => {
+          const { handle, ip } = (result as PromiseFulfilledResult<{ handle: ContainerGateway; ip: string }>).value;
+          return { gateway: handle, address: ip };
+        });
+        topology.nginxContainer = await topology.startNginx();
+        topology.nginx = topology.nginxContainer;
       }
       return topology;
     } catch (error) {
@@ -281,7 +334,7 @@ export class ContainersTopology extends BaseTopology {
     const container = new GenericContainer(this.config.REDIS_IMAGE)
       .withNetworkMode(this.network!.getName())
       .withExposedPorts({ container: REDIS_PORT, host: hostPort })
-      .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
+      .withCommand(['redis-server', '--dir', '/data', ...DURABLE_REDIS_ARGS])
       .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/));
     const redis = new ContainerRedis(await this.run(container, this.name('redis')), hostPort, this.docker);
     await redis.waitForPing();
@@ -297,9 +350,11 @@ export class ContainersTopology extends BaseTopology {
   private async startGateway(spec: GatewaySpec): Promise<{ handle: ContainerGateway; ip: string }> {
     const index = ++this.gatewayCount;
     const instanceId = spec.instanceId ?? `gw-${index}`;
+    // A fixed host port: Docker would pick another ephemeral one when the container starts again.
+    const hostPort = await freePort();
     const container = new GenericContainer(this.config.HERALD_GATEWAY_IMAGE)
       .withNetworkMode(this.network!.getName())
-      .withExposedPorts(GATEWAY_PORT)
+      .withExposedPorts({ container: GATEWAY_PORT, host: hostPort })
       .withEnvironment({
         PORT: String(GATEWAY_PORT),
         HOST: '0.0.0.0',
@@ -316,22 +371,41 @@ export class ContainersTopology extends BaseTopology {
       // first and a container that exits before it fails at once.
       .withWaitStrategy(Wait.forLogMessage(/listening on/));
     const started = await this.run(container, this.name(`gateway-${index}`));
-    const handle = new ContainerGateway(instanceId, started, this.docker);
+    const handle: ContainerGateway = new ContainerGateway(instanceId, started, this.docker, () => this.gatewayStartedAgain(handle));
     await handle.waitReady();
     return { handle, ip: started.getIpAddress(this.network!.getName()) };
   }
 
-  private async startNginx(upstreams: ReadonlyArray<{ host: string; port: number }>): Promise<ContainerNginx> {
-    const port = await freePort();
-    const config = renderNginxConfig({
+  private nginxConfig(port: number): string {
+    return renderNginxConfig({
       listen: `127.0.0.1:${port}`,
-      upstreams,
+      upstreams: this.upstreams.map(({ address }) => ({ host: address, port: GATEWAY_PORT })),
       pidFile: '/tmp/nginx.pid',
       tempDir: '/tmp',
       workerProcesses: 1,
       accessLog: '/dev/stdout herald',
       notice: 'Rendered from nginx/nginx.conf.template for a containers test topology.',
     });
+  }
+
+  /**
+   * A gateway container started again may have another address on the network: nginx's upstream then follows it
+   * (the configuration rendered again, `nginx -s reload`), as a production balancer with service discovery would.
+   */
+  private async gatewayStartedAgain(gateway: ContainerGateway): Promise<void> {
+    const upstream = this.upstreams.find((candidate) => candidate.gateway === gateway);
+    if (!upstream || !this.nginxContainer) return;
+    const address = await gateway.address(this.network!.getName());
+    if (address === upstream.address) return;
+    upstream.address = address;
+    await this.nginxContainer.container.copyContentToContainer([{ content: this.nginxConfig(this.nginxContainer.port), target: '/etc/nginx/nginx.conf', mode: 0o644 }]);
+    const reload = await this.nginxContainer.container.exec(['nginx', '-s', 'reload']);
+    if (reload.exitCode !== 0) throw new Error(`nginx reload after ${gateway.instanceId} moved to ${address} failed: ${reload.output}`);
+  }
+
+  private async startNginx(): Promise<ContainerNginx> {
+    const port = await freePort();
+    const config = this.nginxConfig(port);
     const container = new GenericContainer(this.config.NGINX_IMAGE)
       .withNetworkMode('host')
       .withCopyContentToContainer([{ content: config, target: '/etc/nginx/nginx.conf', mode: 0o644 }])

@@ -1,12 +1,21 @@
-import { GatewayProcess } from '../gateway-process.js';
+import { GatewayProcess, type GatewayOptions } from '../gateway-process.js';
 import { NginxProcess, type NginxAccessRecord } from '../nginx-process.js';
 import { RedisServer } from '../redis-server.js';
-import { BaseTopology, initialGatewaySpecs, settleAll } from './base-topology.js';
+import { BaseTopology, initialGatewaySpecs, parseLogLines, settleAll } from './base-topology.js';
 import type { ExitStatus, GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, TopologyOptions } from './topology.js';
 
-/** A gateway process (`node dist/apps/gateway/src/main.js`) seen through the topology interface. */
+/**
+ * A gateway process (`node dist/apps/gateway/src/main.js`) seen through the topology interface. restart() and
+ * launch() replace the process with a new one on the same port, instance id and environment; the handle stays.
+ */
 class ProcessGateway implements GatewayHandle {
-  constructor(private readonly gateway: GatewayProcess) {}
+  /** Output of earlier incarnations, oldest first, so logs() covers the handle's whole life. */
+  private readonly earlierLines: string[] = [];
+
+  constructor(
+    private gateway: GatewayProcess,
+    private readonly options: GatewayOptions,
+  ) {}
 
   get instanceId(): string {
     return this.gateway.instanceId;
@@ -29,15 +38,15 @@ class ProcessGateway implements GatewayHandle {
   }
 
   async logs(): Promise<LogRecord[]> {
-    return this.gateway.logs();
+    return parseLogLines([...this.earlierLines, ...this.gateway.process.lines]);
   }
 
   async logsWith(message: string): Promise<LogRecord[]> {
-    return this.gateway.logsWith(message);
+    return (await this.logs()).filter((record) => record['msg'] === message);
   }
 
   async connectionRecord(socketId: string): Promise<LogRecord | undefined> {
-    return this.gateway.connectionRecord(socketId);
+    return (await this.logsWith('connected')).find((record) => record['socketId'] === socketId);
   }
 
   async isRunning(): Promise<boolean> {
@@ -59,6 +68,19 @@ class ProcessGateway implements GatewayHandle {
   async kill(): Promise<void> {
     this.gateway.process.signal('SIGKILL');
     await this.gateway.process.exited;
+  }
+
+  async restart(): Promise<void> {
+    this.gateway.process.signal('SIGTERM');
+    const status = await this.gateway.process.exited;
+    if (status.code !== 0) throw new Error(`gateway ${this.instanceId} exited with ${JSON.stringify(status)} on SIGTERM:\n${this.gateway.process.tail()}`);
+    await this.launch();
+  }
+
+  async launch(): Promise<void> {
+    if (this.gateway.process.running) throw new Error(`gateway ${this.instanceId} is still running: kill() or restart() it`);
+    this.earlierLines.push(...this.gateway.process.lines);
+    this.gateway = await GatewayProcess.start({ ...this.options, port: this.gateway.port, instanceId: this.gateway.instanceId });
   }
 
   stop(): Promise<void> {
@@ -134,13 +156,12 @@ export class ProcessesTopology extends BaseTopology {
   }
 
   private async startGateway(spec: GatewaySpec): Promise<ProcessGateway> {
-    return new ProcessGateway(
-      await GatewayProcess.start({
-        redisUrl: this.redisServer.url,
-        env: { ...this.gatewayEnv, ...spec.env },
-        ...(spec.instanceId === undefined ? {} : { instanceId: spec.instanceId }),
-      }),
-    );
+    const options: GatewayOptions = {
+      redisUrl: this.redisServer.url,
+      env: { ...this.gatewayEnv, ...spec.env },
+      ...(spec.instanceId === undefined ? {} : { instanceId: spec.instanceId }),
+    };
+    return new ProcessGateway(await GatewayProcess.start(options), options);
   }
 
   async stop(): Promise<void> {

@@ -30,17 +30,31 @@ export interface GatewayHandle {
   exited(): Promise<ExitStatus>;
   /** SIGKILL, like a crash, and waits for the exit. */
   kill(): Promise<void>;
+  /**
+   * Graceful restart: SIGTERM (the gateway drains: its clients are told to reconnect), waits for exit 0, then starts
+   * the same gateway again (same instance id, environment and URL, so nginx's upstream still points at it) and waits
+   * until it is ready. A process is a new process on the same port; a container is the same container, stopped and
+   * started again. Logs of earlier incarnations stay in logs().
+   */
+  restart(): Promise<void>;
+  /** Starts the gateway again after kill() or an exit, as restart() does, and waits until it is ready. */
+  launch(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** The Redis every gateway of a topology shares. */
+/**
+ * The Redis every gateway of a topology shares. It runs as Herald's Redis must (docs/operations.md): AOF on
+ * (`appendonly yes`, `appendfsync everysec`), no RDB snapshots, `maxmemory-policy noeviction`.
+ */
 export interface RedisHandle {
-  /** URL reachable from the test process; it stays the same across kill() and launch(). */
+  /** URL reachable from the test process; it stays the same across kill(), launch() and restart(). */
   readonly url: string;
-  /** Kills Redis with no clean shutdown, like a crash. */
+  /** Kills Redis with no clean shutdown (SIGKILL), like a crash: writes not yet fsynced to the AOF (about the last second) are lost. */
   kill(): Promise<void>;
-  /** Starts it again after kill(), empty, at the same URL. */
+  /** Starts it again after kill(), at the same URL. It reloads its AOF: what was fsynced before the crash is still there. */
   launch(): Promise<void>;
+  /** Graceful restart that keeps all data: SIGTERM (Redis fsyncs its AOF and exits), then starts again at the same URL. */
+  restart(): Promise<void>;
 }
 
 /** nginx rendered from nginx/nginx.conf.template in front of every gateway the topology started with. */
@@ -87,6 +101,12 @@ export interface Topology {
   at(index: number): GatewayHandle;
   /** The gateway that accepted the socket with this id (from its `connected` log record). */
   instanceOf(socketId: string, timeoutMs?: number): Promise<GatewayHandle>;
+  /** Graceful restart of the i-th gateway on the same URL: `at(index).restart()`. */
+  restartGateway(index: number): Promise<void>;
+  /** SIGKILL of the i-th gateway, like a crash: `at(index).kill()`. */
+  killGateway(index: number): Promise<void>;
+  /** Starts the i-th gateway again after killGateway(), on the same URL: `at(index).launch()`. */
+  launchGateway(index: number): Promise<void>;
   /** Stops everything it started, also what a failed test left behind; safe to call twice. */
   stop(): Promise<void>;
 }
