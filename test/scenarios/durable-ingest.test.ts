@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Patterns, userFeedKeys } from '@herald/contracts';
+import { HeraldPublisher } from '@herald/publisher';
+import {
+  DeliveryLedger,
+  HeraldRedis,
+  ResumingDevice,
+  describeLoad,
+  publishSteadily,
+  startTopology,
+  waitUntil,
+  type PendingEntry,
+  type Topology,
+} from '@herald/testing';
+
+const CLAIM_IDLE_MS = 1500;
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Ingest: the gateways read the command stream as one consumer group. An entry is acknowledged only once stored and
+ * routed, so a crashed instance's unacknowledged entries are reclaimed by another after INGEST_CLAIM_IDLE_MS; an entry
+ * that keeps failing is moved to the dead-letter stream after INGEST_MAX_ATTEMPTS and acknowledged.
+ */
+describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATTEMPTS=${MAX_ATTEMPTS})`, () => {
+  let topology: Topology;
+  let sdk: HeraldPublisher;
+  let redis: HeraldRedis;
+  const devices: ResumingDevice[] = [];
+  /** Consumer names of the instance started second (the survivor): every other consumer is the victim's. */
+  let survivorConsumers = new Set<string>();
+
+  before(async () => {
+    // Instance 0 first, alone, so that the consumer(s) it creates in the group can be told from the survivor's.
+    topology = await startTopology({ gateways: 1, gatewayEnv: { INGEST_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS), INGEST_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
+    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
+    await sdk.connect();
+    redis = await HeraldRedis.connect(topology.redis.url);
+    await waitUntil(async () => (await redis.commandConsumers()).length > 0, 'instance 0 to join the consumer group');
+    const first = new Set((await redis.commandConsumers()).map((consumer) => consumer.name));
+    await topology.addGateway();
+    await waitUntil(async () => (await redis.commandConsumers()).some((consumer) => !first.has(consumer.name)), 'instance 1 to join the consumer group');
+    survivorConsumers = new Set((await redis.commandConsumers()).map((consumer) => consumer.name).filter((name) => !first.has(name)));
+  });
+
+  after(async () => {
+    for (const device of devices) device.close();
+    await sdk?.close();
+    await redis?.close();
+    await topology?.stop();
+  });
+
+  /*
+   * Making an instance hold read-but-unacknowledged commands at the moment it dies, without touching the gateway:
+   * a burst of commands is published as fast as the SDK pipelines them, both instances read it in batches, and while
+   * it is being consumed the test watches XINFO CONSUMERS and SIGKILLs instance 0 as soon as one of its consumers
+   * holds pending entries. Whether it still held some when the signal landed is read from XPENDING right after the
+   * exit, well within INGEST_CLAIM_IDLE_MS, so nothing can have been reclaimed yet: those entries are the stranded
+   * ones. If there were none (it had acknowledged everything just in time), instance 0 is started again and the
+   * attempt repeated with a bigger burst, at most 4 times. The devices are all on instance 1, which survives.
+   */
+  it('SIGKILL of an instance holding unacknowledged commands: another instance reclaims them; 0 lost, 0 duplicated', async (t) => {
+    const users = Array.from({ length: 20 }, (_, index) => `ig-user-${index}`);
+    const ledger = new DeliveryLedger();
+    for (const user of users) {
+      const device = await ResumingDevice.connect(topology.at(1).url, user);
+      devices.push(device);
+      ledger.track(device);
+    }
+
+    let stranded: PendingEntry[] = [];
+    for (let attempt = 1; attempt <= 4 && stranded.length === 0; attempt++) {
+      if (attempt > 1) {
+        await topology.launchGateway(0);
+        await waitUntil(() => redis.commandsSettled(), 'the earlier attempt to be settled');
+      }
+      const burst = 1500 * attempt;
+      const victimPending = async (): Promise<number> =>
+        (await redis.commandConsumers()).filter((consumer) => !survivorConsumers.has(consumer.name)).reduce((sum, consumer) => sum + consumer.pending, 0);
+      const publishing = publishSteadily(sdk, { users, count: burst, ratePerSecond: 100_000, maxDurationMs: 10_000, type: 'burst', idPrefix: `burst${attempt}`, ledger });
+      await waitUntil(async () => (await victimPending()) > 0, 'instance 0 to hold unacknowledged commands', 10_000, 1).catch(() => undefined);
+      await topology.killGateway(0);
+      const atDeath = await redis.pendingCommands();
+      stranded = atDeath.filter((entry) => !survivorConsumers.has(entry.consumer));
+      const load = await publishing;
+      t.diagnostic(`attempt ${attempt}: ${describeLoad(load)}; at the kill ${atDeath.length} pending, ${stranded.length} of them on instance 0's consumer(s)`);
+      assert.equal(load.accepted, burst, 'Redis accepted the whole burst');
+    }
+    assert.ok(stranded.length > 0, 'instance 0 never died holding unacknowledged commands in 4 attempts');
+    assert.ok(
+      stranded.every((entry) => entry.idleMs < CLAIM_IDLE_MS),
+      `the snapshot was taken before any could be reclaimed: ${JSON.stringify(stranded.slice(0, 3))}`,
+    );
+
+    const strandedIds = new Set(stranded.map((entry) => entry.id));
+    await waitUntil(
+      async () => !(await redis.pendingCommands()).some((entry) => strandedIds.has(entry.id)),
+      `the ${strandedIds.size} stranded command(s) to be reclaimed and acknowledged`,
+      CLAIM_IDLE_MS + 15_000,
+    );
+    await waitUntil(() => redis.commandsSettled(), 'every command to be acknowledged');
+    await waitUntil(() => ledger.complete(), 'every device to receive every accepted notification', 20_000).catch(() => undefined);
+
+    const order = new Map(await Promise.all(users.map(async (user) => [user, await redis.feedIds(user)] as const)));
+    const rows = ledger.rows(order);
+    t.diagnostic(DeliveryLedger.table(rows));
+    DeliveryLedger.assertClean(rows, 'after the crash and the reclaim');
+    for (const user of users) {
+      assert.equal(order.get(user)!.length, ledger.accepted(user).length, `${user}: each accepted notification stored once`);
+      assert.equal(new Set(order.get(user)).size, order.get(user)!.length, `${user}: no id twice in the feed`);
+    }
+    // Their notifications are among the delivered: the ledger counted them. Say which commands they were.
+    const strandedCommands = (await redis.commandEntries()).filter((entry) => strandedIds.has(entry.id));
+    assert.equal(strandedCommands.length, strandedIds.size, 'the stranded entries are still in the command stream');
+    for (const entry of strandedCommands) {
+      const { id, userId } = JSON.parse(entry.fields['data']!) as { id: string; userId: string };
+      assert.ok(order.get(userId)!.includes(id), `stranded ${entry.id} (${id}) was stored`);
+    }
+    // Instance 0 starts again (same instance id) and joins in again for what follows.
+    await topology.launchGateway(0);
+  });
+
+  it(`a poison command is dead-lettered after ${MAX_ATTEMPTS} attempts, with its error, and the stream flows on`, async () => {
+    const healthy = await ResumingDevice.connect(topology.at(1).url, 'ig-healthy');
+    devices.push(healthy);
+    // The store script fails every time for this user: the feed's log key holds a string.
+    await redis.command('SET', userFeedKeys('ig-poison').log, 'x');
+    const deadBefore = (await redis.deadLetters()).length;
+
+    const data = JSON.stringify({ userId: 'ig-poison', id: 'ig-poison-1', type: 'poison', data: { n: 1 } });
+    const entry = await redis.addRawCommand({ pattern: Patterns.NotifyUser, data });
+    await sdk.notifyUser({ userId: 'ig-healthy', id: 'ig-healthy-1', type: 'healthy', data: null });
+    await healthy.waitForType('healthy');
+
+    await waitUntil(async () => (await redis.deadLetters()).length > deadBefore, 'the poison command to be dead-lettered', MAX_ATTEMPTS * CLAIM_IDLE_MS + 20_000);
+    const dead = (await redis.deadLetters()).slice(deadBefore);
+    assert.equal(dead.length, 1, 'dead-lettered once');
+    const fields = dead[0]!.fields;
+    assert.equal(fields['pattern'], Patterns.NotifyUser);
+    assert.equal(fields['data'], data, 'the command exactly as published');
+    assert.equal(fields['entry'], entry, 'the id of the original stream entry');
+    assert.equal(fields['attempts'], String(MAX_ATTEMPTS));
+    assert.match(fields['error'] ?? '', /WRONGTYPE/, 'the error of the last attempt');
+
+    await waitUntil(async () => !(await redis.pendingCommands()).some((pending) => pending.id === entry), 'the poison entry to be acknowledged');
+    assert.equal(await redis.command('GET', userFeedKeys('ig-poison').log), 'x', 'nothing was stored for it');
+    await sdk.notifyUser({ userId: 'ig-healthy', id: 'ig-healthy-2', type: 'healthy', data: null });
+    await healthy.waitForType('healthy', 2);
+    await waitUntil(() => redis.commandsSettled(), 'nothing left pending');
+    assert.equal((await redis.deadLetters()).length, deadBefore + 1, 'only the poison was dead-lettered');
+    assert.deepEqual(
+      healthy.ofType('healthy').map((envelope) => envelope.id),
+      ['ig-healthy-1', 'ig-healthy-2'],
+    );
+  });
+});
