@@ -1,25 +1,28 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { ConnectionAuthService } from './auth/connection-auth.service.js';
-import { TokenVerifierService } from './auth/token-verifier.service.js';
-import { CommandValidatorService } from './commands/command-validator.service.js';
 import { AppConfig } from './config/app-config.js';
-import { DeliveryService } from './delivery/delivery.service.js';
-import { ClientAddressService } from './edge/client-address.service.js';
-import { HealthController } from './health/health.controller.js';
-import { MetricsController } from './metrics/metrics.controller.js';
-import { MetricsService } from './metrics/metrics.service.js';
-import { NotifyGateway } from './notify/notify.gateway.js';
-import { RedisStatusService } from './redis/redis-status.service.js';
-import { CommandController } from './transport/command.controller.js';
+import { IngestModule } from './ingest/ingest.module.js';
+import { InboxModule } from './inbox/inbox.module.js';
+import { OpsModule } from './ops/ops.module.js';
+import { SocketsModule } from './sockets/sockets.module.js';
 
+/** The validated configuration, for every module. */
+@Global()
+@Module({})
+class ConfigModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return { module: ConfigModule, providers: [{ provide: AppConfig, useValue: config }], exports: [AppConfig] };
+  }
+}
+
+/** Commands come in (ingest), are stored once (inbox), and reach the sockets that want them (sockets); ops watches. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
+        ConfigModule.forRoot(config),
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -28,19 +31,10 @@ export class AppModule {
             autoLogging: false,
           },
         }),
-        TerminusModule.forRoot({ logger: false }),
-      ],
-      controllers: [HealthController, MetricsController, CommandController],
-      providers: [
-        { provide: AppConfig, useValue: config },
-        TokenVerifierService,
-        ClientAddressService,
-        ConnectionAuthService,
-        CommandValidatorService,
-        DeliveryService,
-        RedisStatusService,
-        MetricsService,
-        NotifyGateway,
+        OpsModule,
+        InboxModule,
+        SocketsModule,
+        IngestModule,
       ],
     };
   }

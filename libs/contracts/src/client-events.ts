@@ -37,7 +37,7 @@ export interface FeedGap {
   reason: GapReason;
   /** The cursor the client sent (null when it was malformed). */
   after: string | null;
-  /** The first notification that is not missing: the first one replayed, or the head when nothing was (null for an empty feed). */
+  /** The first notification known not to be missing: the first one replayed after the gap, null when none was. */
   before: string | null;
 }
 

@@ -8,12 +8,15 @@
 /** Prefix of every Herald key and channel. */
 export const KEY_PREFIX = 'herald';
 
-/** The stream publishers XADD commands to (fields `pattern`, `data`: docs/protocol.md). One consumer group reads it. */
-export const COMMAND_STREAM = `${KEY_PREFIX}:commands`;
+/**
+ * The stream publishers XADD commands to (fields `pattern`, `data`: docs/protocol.md). One consumer group reads it.
+ * It and its dead-letter stream share a hash tag: moving an entry between them is one script, in one slot.
+ */
+export const COMMAND_STREAM = `${KEY_PREFIX}:{commands}`;
 /** The consumer group of every gateway instance on COMMAND_STREAM. */
 export const COMMAND_GROUP = 'herald-gateways';
 /** Commands that failed INGEST_MAX_ATTEMPTS times are moved here, with the error, for an operator to inspect. */
-export const DEAD_LETTER_STREAM = `${KEY_PREFIX}:commands:dead`;
+export const DEAD_LETTER_STREAM = `${KEY_PREFIX}:{commands}:dead`;
 
 /** The two kinds of feed a device follows: its user's inbox, and the broadcast feed every device shares. */
 export const Feeds = {

@@ -9,10 +9,16 @@ export const RedisClientRoles = {
   AdapterPub: 'adapter_pub',
   /** Socket.IO Redis adapter, subscribed to the other instances. */
   AdapterSub: 'adapter_sub',
-  /** Nest Redis transport, subscribed to the command channels: when it is down, commands are lost. */
-  TransportSub: 'transport_sub',
-  /** Nest Redis transport, publishing request/reply answers (presence.query). */
+  /** Subscribed to the route channels of the users with a socket here, and to the broadcast feed: nothing is delivered while it is down. */
+  RouteSub: 'route_sub',
+  /** Stores notifications and reads them for replays: nothing is stored or replayed while it is down. */
+  Store: 'store',
+  /** Reads the command stream (blocking XREADGROUP): commands wait in the stream while it is down. */
+  Ingest: 'ingest',
+  /** Acknowledges, reclaims and dead-letters commands, and answers requests (presence.query). */
   TransportPub: 'transport_pub',
+  /** Subscribed to the pub/sub command channels (notify.*, presence.query): those commands are lost while it is down. */
+  TransportSub: 'transport_sub',
 } as const;
 export type RedisClientRoleLabel = (typeof RedisClientRoles)[keyof typeof RedisClientRoles];
 

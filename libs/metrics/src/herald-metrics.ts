@@ -4,6 +4,8 @@ import {
   CommandRejectReasons,
   ConnectRefusalReasons,
   DisconnectReasonLabels,
+  Feeds,
+  GapReasons,
   NOTIFY_PATTERNS,
   Patterns,
   RedisClientRoles,
@@ -12,6 +14,7 @@ import {
   type CommandRejectReason,
   type ConnectRefusalReason,
   type DisconnectReasonLabel,
+  type Feed,
   type NotifyPattern,
   type Pattern,
   type RedisClientRoleLabel,
@@ -20,6 +23,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { disconnectReasonLabel, engineErrorKind } from './label-maps.js';
 
 export const METRIC_PREFIX = 'herald_';
+
+/** The `pattern` label of a dead-lettered stream entry whose pattern is not one of Herald's. */
+export const UNKNOWN_PATTERN = 'unknown';
+export const RESUME_OUTCOMES = ['none', 'replayed', ...Object.values(GapReasons)] as const;
+export type ResumeOutcome = (typeof RESUME_OUTCOMES)[number];
+export const WRITE_PATHS = ['frame', 'engine'] as const;
+export type WritePathLabel = (typeof WRITE_PATHS)[number];
+
+const isPattern = (value: string): value is Pattern => (Object.values(Patterns) as string[]).includes(value);
 
 /** Seconds, 1 ms to 10 s: a notification later than 10 s is simply "too late" (the +Inf bucket). */
 export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -85,6 +97,16 @@ export class HeraldMetrics {
   private readonly clientMessages: Record<ClientMessageLabel, Counter.Internal>;
   private readonly clientErrors: Record<ClientErrorKind, Counter.Internal>;
   private readonly redisConnected: Record<RedisClientRoleLabel, Gauge.Internal<'role'>>;
+  private readonly stored: Record<Feed, Counter.Internal>;
+  private readonly deduplicated: Counter;
+  private readonly replays: Record<Feed, Counter.Internal>;
+  private readonly resumes: Record<ResumeOutcome, Counter.Internal>;
+  private readonly liveDuplicates: Counter;
+  private readonly deadLettered: Record<Pattern | typeof UNKNOWN_PATTERN, Counter.Internal>;
+  private readonly ingestFailures: Counter;
+  private readonly socketWrites: Record<WritePathLabel, DeferredCount>;
+  private readonly fastJson: Gauge;
+  private routeSubscriptionsSource: () => number = () => 0;
 
   constructor(options: HeraldMetricsOptions) {
     const registers = [this.registry];
@@ -192,6 +214,74 @@ export class HeraldMetrics {
       return child;
     });
 
+    const stored = new Counter({
+      name: name('notifications_stored_total'),
+      help: 'Notifications this instance stored (once each, whatever the number of instances), by feed.',
+      labelNames: ['feed'],
+      registers,
+    });
+    this.stored = childrenOf(values(Feeds), (feed) => zeroed(stored, { feed }));
+    this.deduplicated = new Counter({
+      name: name('notifications_deduplicated_total'),
+      help: 'Notifications not stored again because their id was already stored (a retry, or a pub/sub command every instance received).',
+      registers,
+    });
+    this.deduplicated.inc(0);
+    const replays = new Counter({
+      name: name('notifications_replayed_total'),
+      help: 'Stored notifications written to sockets by a resume or a catch-up, by feed.',
+      labelNames: ['feed'],
+      registers,
+    });
+    this.replays = childrenOf(values(Feeds), (feed) => zeroed(replays, { feed }));
+    const resumes = new Counter({
+      name: name('resumes_total'),
+      help: "Connections by what their resume of the user's feed did: none (no cursor or nothing new), replayed, or a gap reason.",
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.resumes = childrenOf(RESUME_OUTCOMES, (outcome) => zeroed(resumes, { outcome }));
+    this.liveDuplicates = new Counter({
+      name: name('live_duplicates_skipped_total'),
+      help: 'Routed notifications not written to a socket because it already had them (a replay wrote them first).',
+      registers,
+    });
+    this.liveDuplicates.inc(0);
+    const deadLettered = new Counter({
+      name: name('commands_dead_lettered_total'),
+      help: 'Commands moved to the dead-letter stream after failing INGEST_MAX_ATTEMPTS times, by pattern.',
+      labelNames: ['pattern'],
+      registers,
+    });
+    this.deadLettered = childrenOf([...values(Patterns), UNKNOWN_PATTERN], (pattern) => zeroed(deadLettered, { pattern }));
+    this.ingestFailures = new Counter({
+      name: name('ingest_failures_total'),
+      help: 'Attempts to process a command from the command stream that failed (it is retried, then dead-lettered).',
+      registers,
+    });
+    this.ingestFailures.inc(0);
+    const writes = new Counter({
+      name: name('socket_writes_total'),
+      help: "Notification writes to sockets, by path: frame (one pre-built WebSocket frame) or engine (engine.io's own path, the fallback).",
+      labelNames: ['path'],
+      registers,
+      collect: (): void => {
+        for (const count of Object.values<DeferredCount>(this.socketWrites)) count.flush();
+      },
+    });
+    this.socketWrites = childrenOf(WRITE_PATHS, (path) => new DeferredCount(zeroed(writes, { path })));
+    this.fastJson = new Gauge({
+      name: name('socket_writer_fast_json'),
+      help: 'Whether stored notifications are framed as JSON text without parsing (1), or parsed and encoded by socket.io (0).',
+      registers,
+    });
+    const routeSubscriptions: Gauge = new Gauge({
+      name: name('route_subscriptions'),
+      help: 'Route channels this instance is subscribed to: one per user with a local socket, plus the broadcast feed.',
+      registers,
+      collect: (): void => routeSubscriptions.set(this.routeSubscriptionsSource()),
+    });
+
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
@@ -255,5 +345,46 @@ export class HeraldMetrics {
 
   setRedisConnected(role: RedisClientRoleLabel, connected: boolean): void {
     this.redisConnected[role].set(connected ? 1 : 0);
+  }
+
+  /** Where `herald_route_subscriptions` reads its value at scrape time. */
+  countRouteSubscriptionsWith(source: () => number): void {
+    this.routeSubscriptionsSource = source;
+  }
+
+  notificationStored(feed: Feed): void {
+    this.stored[feed].inc();
+  }
+
+  notificationDeduplicated(): void {
+    this.deduplicated.inc();
+  }
+
+  replayed(feed: Feed, count: number): void {
+    if (count > 0) this.replays[feed].inc(count);
+  }
+
+  resumed(outcome: ResumeOutcome): void {
+    this.resumes[outcome].inc();
+  }
+
+  duplicateSkipped(): void {
+    this.liveDuplicates.inc();
+  }
+
+  commandDeadLettered(pattern: string): void {
+    this.deadLettered[isPattern(pattern) ? pattern : UNKNOWN_PATTERN].inc();
+  }
+
+  ingestFailed(): void {
+    this.ingestFailures.inc();
+  }
+
+  socketWrite(path: WritePathLabel): void {
+    this.socketWrites[path].add(1);
+  }
+
+  setFastJsonFraming(on: boolean): void {
+    this.fastJson.set(on ? 1 : 0);
   }
 }

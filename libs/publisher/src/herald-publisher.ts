@@ -10,6 +10,7 @@ import {
   type PresenceReply,
 } from '@herald/contracts';
 import { firstValueFrom, timeout } from 'rxjs';
+import { HeraldStreamClient } from './herald-stream.client.js';
 
 export interface HeraldPublisherOptions {
   /** redis:// or rediss:// URL of the Redis that Herald's gateways listen on. */
@@ -19,15 +20,19 @@ export interface HeraldPublisherOptions {
 }
 
 /**
- * Publishes Herald commands over Nest's Redis transport. Every notification gets an `id` (so retries by the
- * caller can be deduplicated by clients) and a `sentAt` (so the gateways can measure delivery latency),
- * unless the caller set them.
+ * Publishes Herald commands. Notifications go to the command stream (HeraldStreamClient): each `notify*` call resolves
+ * once Redis has accepted the command, and from then on it is delivered even if gateways restart. Every notification
+ * gets an `id` unless the caller set one: the gateways store each id once per user, so calling again with the same id
+ * (a retry after an error or a timeout) never produces a second copy. `sentAt` lets the gateways measure latency.
+ * Presence queries are request/reply over pub/sub (Nest's Redis transport), answered by whichever gateway is first.
  */
 export class HeraldPublisher {
+  private readonly commands: HeraldStreamClient;
   private readonly client: ClientProxy;
   private readonly requestTimeoutMs: number;
 
   constructor(options: HeraldPublisherOptions) {
+    this.commands = new HeraldStreamClient(options.redisUrl);
     const url = new URL(options.redisUrl);
     this.client = ClientProxyFactory.create({
       transport: Transport.REDIS,
@@ -46,10 +51,10 @@ export class HeraldPublisher {
   }
 
   async connect(): Promise<void> {
-    await this.client.connect();
+    await Promise.all([this.commands.connect(), this.client.connect()]);
   }
 
-  /** Resolves with the id the clients will see. */
+  /** Resolves with the id the clients will see, once Redis has accepted the command. */
   async notifyUser(command: NotifyUserInput): Promise<string> {
     return this.emit(Patterns.NotifyUser, command);
   }
@@ -69,12 +74,12 @@ export class HeraldPublisher {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await Promise.all([this.commands.close(), this.client.close()]);
   }
 
   private async emit<T extends { id?: string; sentAt?: number }>(pattern: NotifyPattern, command: T): Promise<string> {
     const id = command.id ?? randomUUID();
-    await firstValueFrom(this.client.emit(pattern, { ...command, id, sentAt: command.sentAt ?? Date.now() }), { defaultValue: undefined });
+    await firstValueFrom(this.commands.emit(pattern, { ...command, id, sentAt: command.sentAt ?? Date.now() }), { defaultValue: undefined });
     return id;
   }
 }

@@ -1,1 +1,2 @@
 export * from './redis-io.adapter.js';
+export * from './sharded-router.js';

@@ -10,32 +10,23 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { ExtendedError } from 'socket.io';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { TokenRejectedError, TokenVerifierService, extractToken } from './token-verifier.service.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import type { NotificationSocket } from '../notify/socket.types.js';
+import { DrainState } from '../ops/drain-state.service.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import type { NotificationSocket } from '../sockets/socket.types.js';
 
 /** The Socket.IO namespace middleware that decides whether a handshake becomes a connection. */
 @Injectable()
 export class ConnectionAuthService {
-  private accepting = true;
-
   constructor(
+    private readonly drain: DrainState,
     private readonly tokens: TokenVerifierService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger(ConnectionAuthService.name) private readonly logger: PinoLogger,
     private readonly clientAddress: ClientAddressService,
   ) {}
 
-  get isAccepting(): boolean {
-    return this.accepting;
-  }
-
-  /** New handshakes are refused from now on (the instance is draining). */
-  stopAccepting(): void {
-    this.accepting = false;
-  }
-
   readonly middleware = (socket: NotificationSocket, next: (err?: ExtendedError) => void): void => {
-    if (!this.accepting) {
+    if (!this.drain.isAccepting) {
       this.metrics.connectionRejected(ConnectRefusalReasons.ShuttingDown);
       next(refusal(UNAVAILABLE_MESSAGE, ConnectRefusalReasons.ShuttingDown));
       return;

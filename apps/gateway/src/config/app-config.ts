@@ -30,6 +30,14 @@ const EnvSchema = z
       message: 'must be a comma-separated list of IP addresses, CIDR ranges or loopback/linklocal/uniquelocal',
     }),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    /** Notifications kept per feed (a user's inbox, the broadcast feed); older ones are trimmed. */
+    INBOX_MAX_LENGTH: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+    /** Notifications older than this are trimmed, and a feed nobody wrote to for this long expires. */
+    INBOX_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(7 * 86_400),
+    /** A command read but not acknowledged for this long (its instance died, or it failed) is taken over by another instance. */
+    INGEST_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
+    /** After this many failed attempts a command goes to the dead-letter stream. */
+    INGEST_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   })
   .superRefine((env, ctx) => {
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
@@ -69,6 +77,9 @@ export class AppConfig {
    * cut: a WebSocket close handshake or an HTTP response takes a round trip; a quarter of the limit leaves the rest.
    */
   readonly connectionCloseGraceMs: number;
+  /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
+  readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number };
+  readonly ingest: { claimIdleMs: number; maxAttempts: number };
 
   constructor(env: z.infer<typeof EnvSchema>) {
     this.port = env.PORT;
@@ -86,6 +97,9 @@ export class AppConfig {
     this.trustedProxies = env.TRUSTED_PROXIES;
     this.shutdownTimeoutMs = env.SHUTDOWN_TIMEOUT_MS;
     this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
+    const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
+    this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
+    this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS };
   }
 }
 

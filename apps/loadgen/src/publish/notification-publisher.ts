@@ -69,6 +69,8 @@ export class BaselineEmitterPublisher implements NotificationPublisher {
       type: BENCH_NOTIFICATION_TYPE,
       data: payload,
       createdAt: new Date().toISOString(),
+      // The baseline stores nothing; its envelope carries a cursor only to have Herald's shape.
+      cursor: `${payload.run}.${payload.seq}`,
     });
   }
 

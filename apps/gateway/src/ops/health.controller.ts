@@ -1,16 +1,16 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { ConnectionAuthService } from '../auth/connection-auth.service.js';
-import { REDIS_CLIENT_ROLES, RedisStatusService } from '../redis/redis-status.service.js';
+import { DrainState } from './drain-state.service.js';
+import { REDIS_CLIENT_ROLES, RedisStatusService } from './redis-status.service.js';
 
-/** Liveness: the process serves HTTP. Readiness: it can take sockets and receives commands. */
+/** Liveness: the process serves HTTP. Readiness: every Redis connection is up (it can store, route and receive commands) and it is not draining. */
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisStatusService,
-    private readonly auth: ConnectionAuthService,
+    private readonly drain: DrainState,
   ) {}
 
   @Get('live')
@@ -24,7 +24,7 @@ export class HealthController {
   ready() {
     return this.health.check([
       ...REDIS_CLIENT_ROLES.map((role) => () => this.flag(`redis_${role}`, this.redis.isConnected(role))),
-      () => this.flag('accepting_connections', this.auth.isAccepting),
+      () => this.flag('accepting_connections', this.drain.isAccepting),
     ]);
   }
 

@@ -1,11 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import type { BeforeApplicationShutdown, INestMicroservice } from '@nestjs/common';
-import type { RedisIoAdapter, RedisIoClientRole } from '@herald/redis-io-adapter';
+import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { RedisClientRoles, type RedisClientRoleLabel } from '@herald/contracts';
+import type { RedisIoAdapter } from '@herald/redis-io-adapter';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 
-export type TransportClientRole = 'transport_sub' | 'transport_pub';
-export type RedisClientRole = RedisIoClientRole | TransportClientRole;
-export const REDIS_CLIENT_ROLES: readonly RedisClientRole[] = ['adapter_pub', 'adapter_sub', 'transport_sub', 'transport_pub'];
+export type RedisClientRole = RedisClientRoleLabel;
+export const REDIS_CLIENT_ROLES: readonly RedisClientRole[] = Object.values(RedisClientRoles);
+
+/** Anything that reports the connection state of Redis clients by role. */
+export type ConnectionSource = (listener: (role: RedisClientRole, connected: boolean) => void) => void;
+
+const CONSEQUENCE: Record<RedisClientRole, string> = {
+  adapter_pub: 'presence queries fail until it reconnects',
+  adapter_sub: 'presence queries fail until it reconnects',
+  route_sub: 'nothing is delivered live until it reconnects (sockets catch up from the store then)',
+  store: 'nothing is stored or replayed until it reconnects (commands wait in the stream)',
+  ingest: 'commands wait in the command stream until it reconnects',
+  transport_pub: 'commands are not acknowledged and presence queries not answered until it reconnects',
+  transport_sub: 'pub/sub commands are lost until it reconnects (stream commands are not)',
+};
 
 /**
  * One view of every Redis connection the instance holds, fed by the Socket.IO adapter's clients and the
@@ -23,16 +36,9 @@ export class RedisStatusService implements BeforeApplicationShutdown {
     adapter.onConnectionChange((role, connected) => this.set(role, connected));
   }
 
-  /**
-   * Call before `startAllMicroservices()`: Nest attaches these listeners to the transport's ioredis clients
-   * when it creates them. Nest itself reports only one combined status.
-   */
-  watchTransport(microservice: INestMicroservice): void {
-    const on = (event: string, connected: boolean) =>
-      microservice.on(event, (type: 'sub' | 'pub') => this.set(type === 'sub' ? 'transport_sub' : 'transport_pub', connected));
-    on('ready', true);
-    on('close', false);
-    on('end', false);
+  /** The command transport, the router, the store: each reports its clients by role. */
+  watch(source: ConnectionSource): void {
+    source((role, connected) => this.set(role, connected));
   }
 
   /** Connections closed from here on are the shutdown's own doing, not an outage. */
@@ -52,8 +58,7 @@ export class RedisStatusService implements BeforeApplicationShutdown {
     if (this.connected.get(role) === connected) return;
     this.connected.set(role, connected);
     if (connected || this.closing) this.logger.info({ role, connected }, connected ? 'redis connected' : 'redis closed');
-    else if (role.startsWith('transport')) this.logger.error({ role }, 'redis transport disconnected: commands are lost until it reconnects');
-    else this.logger.error({ role }, 'redis adapter disconnected: presence queries fail until it reconnects');
+    else this.logger.error({ role }, `redis ${role} disconnected: ${CONSEQUENCE[role]}`);
     for (const listener of this.listeners) listener(role, connected);
   }
 }

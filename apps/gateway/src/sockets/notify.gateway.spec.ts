@@ -4,13 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ClientErrorKinds, ClientEvents, NOTIFICATIONS_NAMESPACE, type NotificationEnvelope } from '@herald/contracts';
+import { ClientErrorKinds, NOTIFICATIONS_NAMESPACE } from '@herald/contracts';
 import { HeraldMetrics } from '@herald/metrics';
 import type { PinoLogger } from 'nestjs-pino';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
-import type { MetricsService } from '../metrics/metrics.service.js';
+import { DrainState } from '../ops/drain-state.service.js';
+import type { MetricsService } from '../ops/metrics.service.js';
+import type { FeedDeliveryService } from './feed-delivery.service.js';
 import { loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { waitUntil } from '../../../../test/support/wait.js';
@@ -50,10 +52,11 @@ describe('NotifyGateway', () => {
         socket.data.tokenExp = Math.ceil(Date.now() / 1000) + 3600;
         next();
       },
-      stopAccepting: () => undefined,
     } as unknown as ConnectionAuthService;
+    // What the sockets receive is FeedDeliveryService's own concern (feed-delivery.service.spec.ts).
+    const feeds = { bind: async () => undefined, attach: async () => undefined, detach: () => undefined } as unknown as FeedDeliveryService;
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    gateway = new NotifyGateway(auth, metrics as MetricsService, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })));
+    gateway = new NotifyGateway(auth, metrics as MetricsService, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })), feeds, new DrainState());
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);
     namespace.on('connection', (socket) => {
@@ -94,24 +97,6 @@ describe('NotifyGateway', () => {
       collectGarbage();
       return requests.every((request) => request.deref() === undefined);
     });
-  });
-
-  it('delivers to the local sockets of one user only, and counts them', async () => {
-    const ann = await join('ann2');
-    const bob = await join('bob2');
-    const received: Array<[string, NotificationEnvelope]> = [];
-    ann.on(ClientEvents.Notification, (envelope: NotificationEnvelope) => received.push(['ann2', envelope]));
-    bob.on(ClientEvents.Notification, (envelope: NotificationEnvelope) => received.push(['bob2', envelope]));
-    assert.equal(gateway.localSocketsOfUser('ann2'), 1);
-    assert.equal(gateway.localSocketsOfUser('nobody'), 0);
-    const envelope: NotificationEnvelope = { id: 'n1', type: 't', data: { a: 1 }, createdAt: new Date(0).toISOString() };
-    gateway.sendToUser('ann2', envelope);
-    gateway.sendToUsers(['bob2'], { ...envelope, id: 'n2' });
-    await waitFor(() => received.length === 2);
-    assert.deepEqual(received.map(([user, { id }]) => [user, id]).sort(), [
-      ['ann2', 'n1'],
-      ['bob2', 'n2'],
-    ]);
   });
 
   it('counts every event a client sends, which nothing handles', async () => {

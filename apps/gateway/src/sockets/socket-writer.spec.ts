@@ -5,18 +5,21 @@ import { after, before, describe, it } from 'node:test';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { waitUntil } from '../../../../test/support/wait.js';
-import { LocalEmitter, textFrame } from './local-emitter.js';
+import { SocketWriter, textFrame } from './socket-writer.js';
 
 const waitFor = (condition: () => boolean): Promise<void> => waitUntil(condition, 'the expected deliveries', 5000, 5);
 
-const NSP = '/local-emitter';
+const NSP = '/socket-writer';
 
 /** A real socket.io server and real clients: what each transport receives, and through which path it went. */
-describe('LocalEmitter', () => {
+describe('SocketWriter', () => {
   let http: HttpServer;
   let io: Server;
   let namespace: Namespace;
-  let emitter: LocalEmitter<{ note: (payload: unknown) => void }>;
+  let writer: SocketWriter;
+
+  /** Encodes once, writes to each socket; returns the paths taken. */
+  const send = (sockets: Socket[], payload: unknown) => sockets.map((socket) => writer.write(socket, writer.encode('note', payload)));
   const serverSockets = new Map<string, Socket>();
   const clients: ClientSocket[] = [];
 
@@ -53,7 +56,7 @@ describe('LocalEmitter', () => {
       serverSockets.set(user, socket);
       void socket.join(`room:${user}`);
     });
-    emitter = new LocalEmitter(namespace);
+    writer = new SocketWriter(namespace);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   });
 
@@ -65,7 +68,7 @@ describe('LocalEmitter', () => {
   it('writes the finished frame straight to an idle WebSocket, and the client decodes what socket.io would have sent', async () => {
     const ann = await join('ann');
     const payload = { id: 'n1', text: 'héllo ✓', nested: { list: [1, null, true] } };
-    assert.equal(emitter.toRooms(['room:ann'], 'note', payload), 1);
+    assert.deepEqual(send([ann.socket], payload), ['frame']);
     await waitFor(() => ann.received.length === 1);
     assert.deepEqual(ann.received, [payload]);
     assert.equal(ann.engineWrites.count, 0, "an idle WebSocket must not take engine.io's per-packet path");
@@ -73,7 +76,7 @@ describe('LocalEmitter', () => {
 
   it("falls back to engine.io's path for a long-polling client", async () => {
     const pat = await join('pat', ['polling']);
-    assert.equal(emitter.toRooms(['room:pat'], 'note', { id: 'p1' }), 1);
+    assert.deepEqual(send([pat.socket], { id: 'p1' }), ['engine']);
     await waitFor(() => pat.received.length === 1);
     assert.deepEqual(pat.received, [{ id: 'p1' }]);
     assert.equal(pat.engineWrites.count, 1);
@@ -85,39 +88,45 @@ describe('LocalEmitter', () => {
     // buffer: a direct write now would overtake it.
     cy.socket.emit('other', 0);
     cy.socket.emit('other', 1);
-    emitter.toRooms(['room:cy'], 'note', 2);
-    emitter.toRooms(['room:cy'], 'note', 3);
+    send([cy.socket], 2);
+    send([cy.socket], 3);
     await waitFor(() => cy.received.length === 4);
-    emitter.toRooms(['room:cy'], 'note', 4);
+    send([cy.socket], 4);
     await waitFor(() => cy.received.length === 5);
     assert.deepEqual(cy.received, [['other', 0], ['other', 1], 2, 3, 4]);
     assert.equal(cy.engineWrites.count, 4, "the two emits and the two sends issued while they were pending took engine.io's path; the last one did not");
   });
 
-  it('sends a socket in several of the rooms once, counts only existing sockets, and encodes nothing for nobody', async () => {
+  it('frames stored JSON text exactly as socket.io encodes the parsed value (the check that guards the fast path)', async () => {
+    assert.equal(writer.fastJson, true, "this socket.io version's encoder matches the direct framing");
     const dee = await join('dee');
-    await dee.socket.join('room:extra');
-    assert.equal(emitter.toRooms(['room:dee', 'room:extra', 'room:nobody'], 'note', 'once'), 1);
-    const encode = io.encoder.encode.bind(io.encoder);
-    let encoded = 0;
-    io.encoder.encode = (packet) => {
-      encoded++;
-      return encode(packet);
-    };
-    assert.equal(emitter.toRooms(['room:nobody'], 'note', 'nobody'), 0);
-    assert.equal(encoded, 0, 'nothing encoded when no socket is reached');
-    io.encoder.encode = encode;
+    const envelope = { id: 'n1', type: 't', data: { text: 'é \u2028 "q"', list: [1, null] }, createdAt: new Date(0).toISOString(), cursor: 'e.1' };
+    const json = JSON.stringify(envelope);
+    assert.equal(writer.encodeJson('note', json).packet, writer.encode('note', envelope).packet);
+    writer.write(dee.socket, writer.encodeJson('note', json));
     await waitFor(() => dee.received.length === 1);
-    emitter.toRooms(['room:dee'], 'note', 'after');
-    await waitFor(() => dee.received.length === 2);
-    assert.deepEqual(dee.received, ['once', 'after']);
+    assert.deepEqual(dee.received, [envelope]);
   });
 
-  it('reaches every socket of the namespace with toAll, on any transport', async () => {
+  it('falls back to parsing when the encoder frames differently, and says so', () => {
+    const odd = { name: NSP, server: { encoder: { encode: (packet: { data: unknown[] }) => [`2${NSP},${JSON.stringify(packet.data)} `] } } };
+    const fallback = new SocketWriter(odd);
+    assert.equal(fallback.fastJson, false);
+    assert.equal(fallback.encodeJson('note', '{"a":1}').packet, `2${NSP},["note",{"a":1}] `);
+  });
+
+  it('writes nothing to a socket that is no longer open', async () => {
+    const hal = await join('hal');
+    hal.client.disconnect();
+    await waitFor(() => hal.socket.disconnected);
+    assert.deepEqual(send([hal.socket], 'late'), [undefined]);
+  });
+
+  it('reaches sockets on either transport with one encoding', async () => {
     const eve = await join('eve');
     const flo = await join('flo', ['polling']);
-    const count = namespace.sockets.size;
-    assert.equal(emitter.toAll('note', { all: true }), count);
+    const event = writer.encode('note', { all: true });
+    assert.deepEqual([writer.write(eve.socket, event), writer.write(flo.socket, event)], ['frame', 'engine']);
     await waitFor(() => eve.received.length === 1 && flo.received.length === 1);
     assert.deepEqual([eve.received, flo.received], [[{ all: true }], [{ all: true }]]);
   });
@@ -126,8 +135,8 @@ describe('LocalEmitter', () => {
     const gus = await join('gus');
     const medium = 'm'.repeat(300);
     const large = 'é'.repeat(40_000); // 80,000 bytes of UTF-8
-    emitter.toRooms(['room:gus'], 'note', medium);
-    emitter.toRooms(['room:gus'], 'note', large);
+    send([gus.socket], medium);
+    send([gus.socket], large);
     await waitFor(() => gus.received.length === 2);
     assert.deepEqual(gus.received, [medium, large]);
   });

@@ -19,7 +19,7 @@ describe('buildEnvelope', () => {
   it('keeps a given id and takes createdAt from sentAt', () => {
     const envelope = buildEnvelope(Patterns.NotifyUser, { id: 'n1', type: 't', data: [1], sentAt: 0 }, {}, 123);
     assert.deepEqual(envelope, { id: 'n1', type: 't', data: [1], createdAt: '1970-01-01T00:00:00.000Z' });
-    assert.equal(NotificationEnvelopeSchema.safeParse(envelope).success, true);
+    assert.equal(NotificationEnvelopeSchema.safeParse({ ...envelope, cursor: 'e.1' }).success, true, 'with the cursor the store adds, a valid envelope');
   });
   it('formats createdAt per millisecond, also when consecutive commands share or alternate milliseconds', () => {
     const times = [0, 0, 1, 0, 1_700_000_000_123, 1_700_000_000_123, 1];

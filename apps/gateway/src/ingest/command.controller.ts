@@ -1,37 +1,40 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { CommandRejectReasons, Patterns, PresenceQuerySchema, type PresenceReply } from '@herald/contracts';
-import { DeliveryService } from '../delivery/delivery.service.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import { NotifyGateway } from '../notify/notify.gateway.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { NotifyGateway } from '../sockets/notify.gateway.js';
 import { MalformedCommand } from './command.deserializer.js';
+import { IngestService, type IngestOutcome } from './ingest.service.js';
 
-/** Redis transport entry points. Each instance receives every message published on these channels. */
+/**
+ * Entry points of the command transport (HeraldCommandServer). A notify handler resolves once the notification is
+ * stored (and so routed): only then is a stream command acknowledged.
+ */
 @Controller()
 export class CommandController {
   constructor(
-    private readonly delivery: DeliveryService,
+    private readonly ingest: IngestService,
     private readonly gateway: NotifyGateway,
     private readonly metrics: MetricsService,
   ) {}
 
   @EventPattern(Patterns.NotifyUser)
-  notifyUser(@Payload() data: unknown): void {
-    this.delivery.handle(Patterns.NotifyUser, data);
+  notifyUser(@Payload() data: unknown): Promise<IngestOutcome> {
+    return this.ingest.handle(Patterns.NotifyUser, data);
   }
 
   @EventPattern(Patterns.NotifyUsers)
-  notifyUsers(@Payload() data: unknown): void {
-    this.delivery.handle(Patterns.NotifyUsers, data);
+  notifyUsers(@Payload() data: unknown): Promise<IngestOutcome> {
+    return this.ingest.handle(Patterns.NotifyUsers, data);
   }
 
   @EventPattern(Patterns.NotifyBroadcast)
-  notifyBroadcast(@Payload() data: unknown): void {
-    this.delivery.handle(Patterns.NotifyBroadcast, data);
+  notifyBroadcast(@Payload() data: unknown): Promise<IngestOutcome> {
+    return this.ingest.handle(Patterns.NotifyBroadcast, data);
   }
 
   /**
-   * Every instance answers; the caller keeps the first reply. Each answer is the cluster-wide count
+   * Over pub/sub every instance answers; the caller keeps the first reply. Each answer is the cluster-wide count
    * (fetched through the Redis adapter), so whichever arrives first is right.
    */
   @MessagePattern(Patterns.PresenceQuery)

@@ -1,29 +1,20 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { OnGatewayConnection, OnGatewayInit } from '@nestjs/websockets';
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import {
-  ClientEvents,
-  InterServerEventNames,
-  NOTIFICATIONS_NAMESPACE,
-  SessionEndReasons,
-  userRoom,
-  type NotificationEnvelope,
-  type ServerToClientEvents,
-  type SessionEndReason,
-} from '@herald/contracts';
+import { ClientEvents, InterServerEventNames, NOTIFICATIONS_NAMESPACE, SessionEndReasons, userRoom, type SessionEndReason } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { DrainState } from '../ops/drain-state.service.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { ExpiryScheduler } from './expiry-scheduler.js';
+import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
-import { LocalEmitter } from './local-emitter.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 /**
- * Connection lifecycle and typed sends. Every send is local (`LocalEmitter`): each instance receives every command
- * from the Redis transport and delivers only to its own sockets, so a socket gets each notification once
- * however many instances run (docs/architecture.md).
+ * Connection lifecycle: handshake, resume (FeedDeliveryService), token expiry, disconnect, drain. What a socket receives
+ * is decided by FeedDeliveryService alone: the routes of its user and the broadcast feed (docs/architecture.md).
  */
 @WebSocketGateway({ namespace: NOTIFICATIONS_NAMESPACE })
 export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGatewayConnection, BeforeApplicationShutdown {
@@ -35,6 +26,8 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly metrics: MetricsService,
     @InjectPinoLogger(NotifyGateway.name) private readonly logger: PinoLogger,
     private readonly clientAddress: ClientAddressService,
+    private readonly feeds: FeedDeliveryService,
+    private readonly drain: DrainState,
   ) {}
 
   private readonly expiries = new ExpiryScheduler<NotificationSocket>(
@@ -42,10 +35,11 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     (socket) => this.endSession(socket, SessionEndReasons.TokenExpired),
     (error, socket) => this.logger.error({ socketId: socket.id, error: String(error) }, 'ending an expired session failed'),
   );
-  private local!: LocalEmitter<ServerToClientEvents>;
+  /** Resolves once the broadcast route is subscribed: main.ts waits for it before listening. */
+  ready: Promise<void> = Promise.resolve();
 
   afterInit(server: NotificationNamespace): void {
-    this.local = new LocalEmitter(server);
+    this.ready = this.feeds.bind(server);
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
@@ -62,8 +56,14 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     // A listener shared by all sockets: each idle connection holds its listeners for its lifetime. What clients send
     // (events, undecodable packets) is counted by the parser (counting-parser.ts), which needs nothing per socket.
     socket.on('disconnect', this.onDisconnect);
+    const { since, broadcastSince } = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
     socket.handshake.auth = {};
+    this.feeds.attach(socket, { since, broadcastSince }).catch((error: unknown) => {
+      // The store could not be read: the client retries (a transport close), on this instance or another.
+      this.logger.warn({ userId, socketId: socket.id, error: String(error) }, 'resume failed: closing the transport');
+      socket.conn.close();
+    });
     this.logger.debug(
       { userId, socketId: socket.id, address: this.clientAddress.of(socket.request), peer: socket.handshake.address, transport: socket.conn.transport.name },
       'connected',
@@ -84,31 +84,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   private disconnected(socket: NotificationSocket, reason: string): void {
     this.metrics.disconnected(reason);
     this.expiries.cancel(socket);
-  }
-
-  /** Sockets of this user on this instance: what `sendToUser` would reach. */
-  localSocketsOfUser(userId: string): number {
-    return this.server.adapter.rooms.get(userRoom(userId))?.size ?? 0;
-  }
-
-  /** Sockets of these users on this instance (a socket belongs to one user, so no socket counts twice). */
-  localSocketsOfUsers(userIds: readonly string[]): number {
-    return this.countLocal(userIds.map(userRoom));
-  }
-
-  /** Emits to this instance's sockets of this user. */
-  sendToUser(userId: string, envelope: NotificationEnvelope): void {
-    this.local.toRooms([userRoom(userId)], ClientEvents.Notification, envelope);
-  }
-
-  /** Emits to this instance's sockets of these users. */
-  sendToUsers(userIds: readonly string[], envelope: NotificationEnvelope): void {
-    this.local.toRooms(userIds.map(userRoom), ClientEvents.Notification, envelope);
-  }
-
-  /** Emits to every socket of this instance. */
-  broadcast(envelope: NotificationEnvelope): void {
-    this.local.toAll(ClientEvents.Notification, envelope);
+    this.feeds.detach(socket);
   }
 
   /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */
@@ -117,14 +93,9 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     return remote.reduce((sum, count) => sum + count, this.countLocal([userRoom(userId)]));
   }
 
-  /** How many sockets `broadcast` would reach. */
-  get localConnections(): number {
-    return this.server.sockets.size;
-  }
-
   /** Drain: refuse new handshakes, then close every local session so its client reconnects elsewhere. */
   beforeApplicationShutdown(): void {
-    this.auth.stopAccepting();
+    this.drain.stopAccepting();
     const count = this.server.sockets.size;
     for (const socket of this.server.sockets.values()) this.endSession(socket, SessionEndReasons.ServerShutdown);
     this.logger.info({ sockets: count }, 'draining: sessions closed');

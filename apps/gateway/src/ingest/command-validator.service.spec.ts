@@ -11,7 +11,7 @@ import {
   Patterns,
 } from '@herald/contracts';
 import { loadConfig } from '../config/app-config.js';
-import { MalformedCommand } from '../transport/command.deserializer.js';
+import { MalformedCommand } from './command.deserializer.js';
 import { CommandValidatorService } from './command-validator.service.js';
 import { fastCheck } from './fast-command-check.js';
 

@@ -33,12 +33,20 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+/** An envelope before it is stored: only the store gives it its cursor. */
+export type UnstoredEnvelope = Omit<NotificationEnvelope, 'cursor'>;
+
 /** `createdAt` is the publisher's `sentAt` when given (identical on every instance), else this instance's receipt time. */
-export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, rawData: unknown, receivedAt: number): NotificationEnvelope {
+export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, rawData: unknown, receivedAt: number): UnstoredEnvelope {
   return {
     id: command.id ?? deriveNotificationId(pattern, rawData),
     type: command.type,
     data: command.data,
     createdAt: isoTime(command.sentAt ?? receivedAt),
   };
+}
+
+/** The envelope as JSON without its closing brace: the store script appends `,"cursor":"…"}`. */
+export function envelopePrefix(envelope: UnstoredEnvelope): string {
+  return JSON.stringify(envelope).slice(0, -1);
 }

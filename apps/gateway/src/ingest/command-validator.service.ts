@@ -13,7 +13,7 @@ import {
 } from '@herald/contracts';
 import type { z } from 'zod';
 import { AppConfig } from '../config/app-config.js';
-import { MalformedCommand } from '../transport/command.deserializer.js';
+import { MalformedCommand } from './command.deserializer.js';
 import { fastCheck } from './fast-command-check.js';
 
 export type ValidCommand =

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HeraldMetrics } from '@herald/metrics';
 import { AppConfig } from '../config/app-config.js';
-import { REDIS_CLIENT_ROLES, RedisStatusService } from '../redis/redis-status.service.js';
+import { REDIS_CLIENT_ROLES, RedisStatusService } from './redis-status.service.js';
 
 /** The instance's metrics, injectable. Redis connection state is mirrored from RedisStatusService as it changes. */
 @Injectable()

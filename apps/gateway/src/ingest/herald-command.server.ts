@@ -1,0 +1,341 @@
+import { Logger } from '@nestjs/common';
+import { BaseRpcContext, Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
+import { COMMAND_GROUP, COMMAND_STREAM, CommandRejectReasons, DEAD_LETTER_STREAM, RedisClientRoles, replyChannel, type Pattern, type RedisClientRoleLabel } from '@herald/contracts';
+import { Redis } from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { CommandDeserializer, MalformedCommand } from './command.deserializer.js';
+
+export interface HeraldCommandServerOptions {
+  redisUrl: string;
+  /** This instance's consumer name in the group (its INSTANCE_ID). */
+  consumer: string;
+  /** An entry read but not acknowledged for this long is taken over (its instance died, or it failed here). */
+  claimIdleMs: number;
+  /** Deliveries after which a failing entry goes to the dead-letter stream. */
+  maxAttempts: number;
+  /** Entries per XREADGROUP / reclaim round. */
+  batchSize?: number;
+  /** How long one XREADGROUP blocks waiting for entries. */
+  blockMs?: number;
+  /** Told of every failed attempt and of every entry moved to the dead-letter stream (metrics). */
+  onFailure?: (pattern: string) => void;
+  onDeadLetter?: (pattern: string) => void;
+}
+
+/** Where a command came from: the stream entry it was read from, or a pub/sub channel. */
+export class CommandContext extends BaseRpcContext<[pattern: string, source: 'stream' | 'pubsub', entryId: string | undefined]> {
+  get pattern(): string {
+    return this.args[0];
+  }
+  get source(): 'stream' | 'pubsub' {
+    return this.args[1];
+  }
+}
+
+type ConnectionListener = (role: RedisClientRoleLabel, connected: boolean) => void;
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * Herald's command transport: the `@EventPattern` / `@MessagePattern` handlers of the ingest module, fed from two
+ * sources.
+ *
+ * - **The command stream** (durable): every instance reads `herald:{commands}` through one consumer group, so each
+ *   command is handled by one instance. An entry is acknowledged (and deleted) only once its handler resolved, i.e.
+ *   once the notification is stored and routed. Entries idle longer than `claimIdleMs` (their instance died, or the
+ *   handler failed) are claimed again by any instance; an entry delivered `maxAttempts` times goes to the dead-letter
+ *   stream with its last error, in one script, so two instances cannot both move it.
+ * - **Pub/sub** (compatibility): the Nest Redis wire format on channels named after the patterns, as before. Every
+ *   instance receives each such command; handlers store it once (the store deduplicates by id). Requests
+ *   (`presence.query`) are answered on `<pattern>.reply`, as Nest's own transport does.
+ */
+export class HeraldCommandServer extends Server<{ connection: ConnectionListener }> implements CustomTransportStrategy {
+  private readonly log = new Logger(HeraldCommandServer.name);
+  private readonly clients = new Map<RedisClientRoleLabel, Redis>();
+  private readonly connectionListeners: ConnectionListener[] = [];
+  /** The last error of each entry that failed here, for its dead-letter record. */
+  private readonly lastErrors = new Map<string, string>();
+  private readonly batchSize: number;
+  private readonly blockMs: number;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private reclaimRounds = 0;
+  private closed = false;
+  private reading: Promise<void> | undefined;
+
+  constructor(private readonly options: HeraldCommandServerOptions) {
+    super();
+    this.initializeSerializer({});
+    this.initializeDeserializer({ deserializer: new CommandDeserializer() });
+    this.batchSize = options.batchSize ?? 100;
+    this.blockMs = options.blockMs ?? 1000;
+  }
+
+  on(event: 'connection', callback: ConnectionListener): void {
+    if (event === 'connection') this.connectionListeners.push(callback);
+  }
+
+  unwrap<T>(): T {
+    return this.clients as T;
+  }
+
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(() => callback(), callback);
+  }
+
+  /**
+   * Stops reading, lets the batch in hand finish and be acknowledged (at most one XREADGROUP block later), then closes.
+   * Cutting the blocked read instead could lose its reply while Redis already counts the entries as delivered here:
+   * they would wait claimIdleMs for another instance.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reclaimTimer);
+    const reader = this.clients.get(RedisClientRoles.Ingest);
+    if (reader?.status === 'ready') await this.reading;
+    await Promise.all(
+      [...this.clients.values()].map(async (client) => {
+        if (client.status === 'ready') await client.quit().catch(() => undefined);
+        else client.disconnect();
+      }),
+    );
+  }
+
+  private async start(): Promise<void> {
+    const reader = this.client(RedisClientRoles.Ingest);
+    const writer = this.client(RedisClientRoles.TransportPub);
+    const subscriber = this.client(RedisClientRoles.TransportSub);
+    await Promise.all([reader, writer, subscriber].map((client) => connected(client)));
+    await this.ensureGroup();
+    subscriber.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
+    const channels = [...this.messageHandlers.keys()];
+    if (channels.length > 0) await subscriber.subscribe(...channels);
+    this.reading = this.readLoop();
+    this.scheduleReclaim();
+  }
+
+  private client(role: RedisClientRoleLabel): Redis {
+    const client = new Redis(this.options.redisUrl, {
+      lazyConnect: true,
+      protocol: 2,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
+    });
+    let up = false;
+    const set = (next: boolean): void => {
+      if (up === next) return;
+      up = next;
+      for (const listener of this.connectionListeners) listener(role, next);
+    };
+    client.on('ready', () => set(true));
+    client.on('close', () => set(false));
+    client.on('error', () => undefined);
+    this.clients.set(role, client);
+    return client;
+  }
+
+  /** The group starts at the beginning of the stream: commands published before any gateway ran are handled too. */
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.writer.xgroup('CREATE', COMMAND_STREAM, COMMAND_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  private get writer(): Redis {
+    return this.clients.get(RedisClientRoles.TransportPub)!;
+  }
+
+  private async readLoop(): Promise<void> {
+    const reader = this.clients.get(RedisClientRoles.Ingest)!;
+    while (!this.closed) {
+      let reply: unknown;
+      try {
+        reply = await reader.call('XREADGROUP', 'GROUP', COMMAND_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', COMMAND_STREAM, '>');
+      } catch (error) {
+        if (this.closed) return;
+        // A Redis that lost its data (no persistence) has no group any more: create it again.
+        if (String(error).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
+        else this.log.warn(`reading the command stream failed: ${String(error)}`);
+        await delay(200);
+        continue;
+      }
+      const streams = reply as Array<[string, StreamEntry[]]> | null;
+      if (streams?.[0] !== undefined) await this.process(streams[0][1]);
+    }
+  }
+
+  /**
+   * Handles a batch: every handler is started in stream order before any is awaited, so their store calls reach Redis
+   * in that order. Acknowledges (and deletes) the entries whose handler succeeded; the others stay pending.
+   */
+  private async process(entries: readonly StreamEntry[]): Promise<void> {
+    const outcomes = await Promise.all(entries.map(([id, fields]) => this.handleEntry(id, fields)));
+    const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
+    if (done.length === 0) return;
+    try {
+      await this.writer.multi().xack(COMMAND_STREAM, COMMAND_GROUP, ...done).xdel(COMMAND_STREAM, ...done).exec();
+    } catch (error) {
+      // Not acknowledged: they are claimed again later and deduplicated by the store.
+      this.log.warn(`acknowledging ${done.length} command(s) failed: ${String(error)}`);
+    }
+  }
+
+  /** True when the entry is done with (handled, or unusable and dead-lettered); false to retry it later. */
+  private async handleEntry(id: string, fields: readonly string[]): Promise<boolean> {
+    const pattern = field(fields, 'pattern');
+    const handler = pattern === undefined ? undefined : this.messageHandlers.get(pattern);
+    if (pattern === undefined || handler === undefined || !handler.isEventHandler) {
+      // Nothing could ever handle it: an operator should see it, so it goes where failed commands go.
+      await this.deadLetter(id, 1, `no event handler for pattern ${JSON.stringify(pattern ?? null)}`).catch(() => undefined);
+      return false;
+    }
+    const raw = field(fields, 'data');
+    const data = raw === undefined ? new MalformedCommand(CommandRejectReasons.NotAnEnvelope, 'stream entry has no data field') : parseData(raw);
+    try {
+      await this.run(handler, data, new CommandContext([pattern, 'stream', id]));
+      this.lastErrors.delete(id);
+      return true;
+    } catch (error) {
+      this.lastErrors.set(id, describe(error));
+      this.options.onFailure?.(pattern);
+      this.log.warn(`command ${id} (${pattern}) failed, it will be retried: ${describe(error)}`);
+      return false;
+    }
+  }
+
+  /** Runs a handler through Nest (guards, interceptors, filters) to the end; rejects with what it threw. */
+  private async run(handler: MessageHandler, data: unknown, context: CommandContext): Promise<void> {
+    const result: unknown = await handler(data, context);
+    await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+  }
+
+  private scheduleReclaim(): void {
+    if (this.closed) return;
+    const interval = Math.max(100, Math.min(5000, Math.floor(this.options.claimIdleMs / 2)));
+    this.reclaimTimer = setTimeout(() => {
+      this.reclaim()
+        .catch((error: unknown) => {
+          if (!this.closed) this.log.warn(`reclaiming idle commands failed: ${String(error)}`);
+        })
+        .finally(() => this.scheduleReclaim());
+    }, interval);
+  }
+
+  /** Entries idle for claimIdleMs: dead-letter those delivered maxAttempts times, claim and handle the others. */
+  private async reclaim(): Promise<void> {
+    const { claimIdleMs, maxAttempts, consumer } = this.options;
+    const pending = (await this.writer.call('XPENDING', COMMAND_STREAM, COMMAND_GROUP, 'IDLE', claimIdleMs, '-', '+', this.batchSize)) as Array<
+      [string, string, number, number]
+    >;
+    const retry: string[] = [];
+    for (const [id, , , deliveries] of pending) {
+      if (deliveries >= maxAttempts) await this.deadLetter(id, deliveries, this.lastErrors.get(id) ?? 'failed on an instance that is gone');
+      else retry.push(id);
+    }
+    if (retry.length > 0) {
+      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<StreamEntry | null>;
+      await this.process(claimed.filter((entry): entry is StreamEntry => entry !== null && entry[1] !== null));
+    }
+    if (++this.reclaimRounds % 100 === 0) await this.forgetIdleConsumers();
+  }
+
+  private async deadLetter(id: string, attempts: number, error: string): Promise<void> {
+    const moved = (await this.writer.eval(
+      DEAD_LETTER_SCRIPT,
+      2,
+      COMMAND_STREAM,
+      DEAD_LETTER_STREAM,
+      COMMAND_GROUP,
+      id,
+      String(attempts),
+      error,
+      this.options.consumer,
+    )) as string | null;
+    this.lastErrors.delete(id);
+    if (moved === null) return;
+    this.options.onDeadLetter?.(moved);
+    this.log.error(`command ${id} (${moved}) moved to ${DEAD_LETTER_STREAM} after ${attempts} attempt(s): ${error}`);
+  }
+
+  /** Instances come and go with new names; a consumer with nothing pending and idle for an hour is forgotten. */
+  private async forgetIdleConsumers(): Promise<void> {
+    const consumers = (await this.writer.call('XINFO', 'CONSUMERS', COMMAND_STREAM, COMMAND_GROUP)) as unknown[][];
+    for (const info of consumers) {
+      const name = String(info[info.indexOf('name') + 1]);
+      const pending = Number(info[info.indexOf('pending') + 1]);
+      const idle = Number(info[info.indexOf('idle') + 1]);
+      if (name !== this.options.consumer && pending === 0 && idle > 3_600_000) await this.writer.xgroup('DELCONSUMER', COMMAND_STREAM, COMMAND_GROUP, name);
+    }
+  }
+
+  private onPubSub(channel: string, message: string): void {
+    // Channels are plain pattern names: a direct lookup (Nest's generic one tries JSON.parse on every name first).
+    const handler = this.messageHandlers.get(channel);
+    if (handler === undefined) return;
+    const packet = this.deserializer.deserialize(parseJson(message), { channel }) as { data: unknown; id?: string };
+    const context = new CommandContext([channel, 'pubsub', undefined]);
+    if (packet.id !== undefined && !handler.isEventHandler) {
+      const id = packet.id;
+      this.handleRequest(context, async () => this.transformToObservable(await handler(packet.data, context)), (response) => this.reply(channel, id, response));
+      return;
+    }
+    // Not retried: a pub/sub command lives only as long as its delivery. Publishers that need retries use the stream.
+    this.run(handler, packet.data, context).catch((error: unknown) => this.log.warn(`pub/sub command on ${channel} failed: ${describe(error)}`));
+  }
+
+  private async reply(channel: string, id: string, response: WritePacket): Promise<void> {
+    const packet = this.serializer.serialize({ ...response, id }) as unknown;
+    await this.writer.publish(replyChannel(channel as Pattern), JSON.stringify(packet));
+  }
+}
+
+/**
+ * Moves one pending entry to the dead-letter stream, once: XACK answers 1 only to the first instance that tries.
+ * KEYS: stream, dead-letter stream. ARGV: group, entry id, attempts, error, consumer. Returns the entry's pattern.
+ */
+const DEAD_LETTER_SCRIPT = `
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
+local pattern, data = 'unknown', ''
+if entry then
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'pattern' then pattern = fields[i + 1] elseif fields[i] == 'data' then data = fields[i + 1] end
+  end
+end
+redis.call('XADD', KEYS[2], '*', 'pattern', pattern, 'data', data, 'entry', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'consumer', ARGV[5])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return pattern
+`;
+
+function field(fields: readonly string[], name: string): string | undefined {
+  for (let index = 0; index + 1 < fields.length; index += 2) if (fields[index] === name) return fields[index + 1];
+  return undefined;
+}
+
+function parseData(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return new MalformedCommand(CommandRejectReasons.NotJson, 'the data field is not JSON');
+  }
+}
+
+/** Nest's deserializers take the parsed message, or the raw string when it is not JSON. */
+function parseJson(message: string): unknown {
+  try {
+    return JSON.parse(message) as unknown;
+  } catch {
+    return message;
+  }
+}
+
+async function connected(client: Redis): Promise<void> {
+  const ready = new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  client.connect().catch(() => undefined);
+  await ready;
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'object' ? JSON.stringify(error) : String(error));

@@ -1,0 +1,320 @@
+import { Injectable } from '@nestjs/common';
+import {
+  BROADCAST_FEED_KEYS,
+  ClientEvents,
+  GapReasons,
+  NOTIFY_PATTERNS,
+  Patterns,
+  formatCursor,
+  parseCursor,
+  parseRouteMessage,
+  userFeedKeys,
+  userOfRoute,
+  userRoom,
+  type Feed,
+  type FeedKeys,
+  type FeedReady,
+  type NotifyPattern,
+  type RouteMessage,
+} from '@herald/contracts';
+import { ShardedRouter } from '@herald/redis-io-adapter';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { InboxStore, type FeedRange } from '../inbox/inbox-store.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { SocketWriter, type EncodedEvent } from './socket-writer.js';
+import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
+
+/** Notifications read from the store per round trip while replaying or catching up. */
+const PAGE = 100;
+/** How long a catch-up that failed (Redis unreachable) waits before trying again. */
+const RETRY_MS = 1000;
+
+/** What a client asked to resume from: the raw `auth` values, validated here. */
+export interface ResumeRequest {
+  since: unknown;
+  broadcastSince: unknown;
+}
+
+/**
+ * Where one socket stands in one feed. Every notification the socket gets advances `seq` by exactly one, so a live
+ * notification is written only if it is the next one; anything older was already written (skipped), anything newer
+ * means some were missed, and the socket catches up from the store first.
+ */
+interface FeedState {
+  readonly feed: Feed;
+  readonly keys: FeedKeys;
+  epoch: string | null;
+  seq: number;
+  /** While true, live notifications wait in `pending`: a replay or catch-up is writing older ones. */
+  syncing: boolean;
+  pending: LiveNotification[] | undefined;
+}
+
+interface Device {
+  readonly socket: NotificationSocket;
+  readonly user: FeedState;
+  readonly broadcast: FeedState;
+}
+
+/** A routed notification, encoded once for every local socket it goes to. */
+class LiveNotification {
+  private encoded: EncodedEvent | undefined;
+
+  constructor(readonly message: RouteMessage) {}
+
+  encode(writer: SocketWriter): EncodedEvent {
+    return (this.encoded ??= writer.encodeJson(ClientEvents.Notification, this.message.envelopeJson));
+  }
+}
+
+type Verdict = 'write' | 'skip' | 'gap';
+
+/**
+ * Delivery to this instance's sockets, with no gap and no duplicate per socket.
+ *
+ * On connect: subscribe to the user's route (so nothing published from now on is missed), replay from the store what
+ * came after the client's cursor while live notifications wait, emit `session.ready`, then let the waiting ones through,
+ * skipping what the replay already wrote. Live: each routed notification goes to the local sockets of its user (or to
+ * every socket, for the broadcast feed) if it is the next one for that socket; a socket that sees a jump in the
+ * sequence (a notification routed while this instance's subscription was down) catches up from the store first.
+ */
+@Injectable()
+export class FeedDeliveryService {
+  private readonly devices = new WeakMap<NotificationSocket, Device>();
+  private namespace!: NotificationNamespace;
+  private writer!: SocketWriter;
+
+  constructor(
+    private readonly store: InboxStore,
+    private readonly router: ShardedRouter,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger(FeedDeliveryService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  /** Called once the namespace exists. The broadcast route is joined for good: every instance delivers broadcasts. */
+  bind(namespace: NotificationNamespace): Promise<void> {
+    this.namespace = namespace;
+    this.writer = new SocketWriter(namespace);
+    this.metrics.setFastJsonFraming(this.writer.fastJson);
+    if (!this.writer.fastJson) this.logger.warn("socket.io encodes differently than expected: notifications are parsed and re-encoded (slower)");
+    this.router.onMessage((channel, message) => this.route(channel, message));
+    this.router.onResubscribed(() => this.catchUpEveryone());
+    return this.router.join(BROADCAST_FEED_KEYS.route);
+  }
+
+  /**
+   * A socket connected: subscribe, replay, `session.ready`. Call synchronously from the connection handler, so that
+   * `detach` always follows an attach. Rejects if the store cannot be read; the caller closes the transport.
+   */
+  async attach(socket: NotificationSocket, resume: ResumeRequest): Promise<void> {
+    const userKeys = userFeedKeys(socket.data.userId);
+    const device: Device = { socket, user: newState('user', userKeys), broadcast: newState('broadcast', BROADCAST_FEED_KEYS) };
+    this.devices.set(socket, device);
+    await this.router.join(userKeys.route);
+    if (!socket.connected) return;
+    const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
+    if (!socket.connected) return;
+    socket.emit(ClientEvents.SessionReady, { ...user, broadcast });
+    this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? 'replayed' : 'none'));
+    await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
+  }
+
+  detach(socket: NotificationSocket): void {
+    const device = this.devices.get(socket);
+    if (device === undefined) return;
+    this.devices.delete(socket);
+    this.router.leave(device.user.keys.route);
+  }
+
+  /** Sockets of this user on this instance. */
+  localSocketsOf(userId: string): number {
+    return this.namespace.adapter.rooms.get(userRoom(userId))?.size ?? 0;
+  }
+
+  private route(channel: string, raw: string): void {
+    const message = parseRouteMessage(raw);
+    if (message === undefined) {
+      this.logger.error({ channel }, 'unreadable route message dropped');
+      return;
+    }
+    const notification = new LiveNotification(message);
+    let written = 0;
+    if (channel === BROADCAST_FEED_KEYS.route) {
+      for (const socket of this.namespace.sockets.values()) {
+        const device = this.devices.get(socket);
+        if (device !== undefined) written += this.offer(device, device.broadcast, notification);
+      }
+    } else {
+      const userId = userOfRoute(channel);
+      const ids = userId === undefined ? undefined : this.namespace.adapter.rooms.get(userRoom(userId));
+      for (const id of ids ?? []) {
+        const socket = this.namespace.sockets.get(id);
+        const device = socket === undefined ? undefined : this.devices.get(socket);
+        if (device !== undefined) written += this.offer(device, device.user, notification);
+      }
+    }
+    this.metrics.delivered(patternLabel(message.pattern), written, message.createdAtMs);
+  }
+
+  /** Writes a live notification to one socket if it is the next one; returns how many were written (0 or 1). */
+  private offer(device: Device, state: FeedState, notification: LiveNotification): number {
+    if (state.syncing) {
+      (state.pending ??= []).push(notification);
+      return 0;
+    }
+    const verdict = verdictOf(state, notification.message);
+    if (verdict === 'write') return this.writeLive(device, state, notification) ? 1 : 0;
+    if (verdict === 'skip') {
+      this.metrics.duplicateSkipped();
+      return 0;
+    }
+    state.syncing = true;
+    state.pending = [notification];
+    void this.catchUp(device, state);
+    return 0;
+  }
+
+  private writeLive(device: Device, state: FeedState, notification: LiveNotification): boolean {
+    state.epoch = notification.message.position.epoch;
+    state.seq = notification.message.position.seq;
+    return this.write(device, notification.encode(this.writer));
+  }
+
+  private write(device: Device, event: EncodedEvent): boolean {
+    const path = this.writer.write(device.socket, event);
+    if (path === undefined) return false;
+    this.metrics.socketWrite(path);
+    return true;
+  }
+
+  /** Replays what came after the client's cursor; leaves the state syncing (live ones wait until `flush`). */
+  private async resume(device: Device, state: FeedState, since: unknown): Promise<FeedReady> {
+    const head = await this.store.readAfter(state.keys, 0, 0);
+    if (since === undefined || since === null) {
+      moveTo(state, head.epoch, head.head);
+      return { cursor: cursorOf(head), recovered: true, replayed: 0 };
+    }
+    const position = parseCursor(since);
+    const sent = typeof since === 'string' ? since : null;
+    if (position === undefined || (position.epoch === head.epoch && position.seq > head.head)) {
+      // Not a cursor this feed issued: nothing can be said about what is missing, and nothing is replayed.
+      moveTo(state, head.epoch, head.head);
+      return { cursor: cursorOf(head), recovered: false, replayed: 0, gap: { reason: GapReasons.Malformed, after: null, before: null } };
+    }
+    if (position.epoch !== head.epoch) {
+      // An earlier incarnation of the feed (lost, or expired while idle): everything retained now is new to the client.
+      moveTo(state, head.epoch, 0);
+      const { replayed, first } = await this.replay(device, state);
+      return { cursor: this.cursorOfState(state), recovered: false, replayed, gap: { reason: GapReasons.Epoch, after: sent, before: first } };
+    }
+    moveTo(state, position.epoch, position.seq);
+    const { replayed, first, firstSeq } = await this.replay(device, state);
+    const trimmed = firstSeq === null ? head.head > position.seq : firstSeq > position.seq + 1;
+    const ready: FeedReady = { cursor: this.cursorOfState(state), recovered: !trimmed, replayed };
+    if (trimmed) ready.gap = { reason: GapReasons.Trimmed, after: sent, before: first };
+    return ready;
+  }
+
+  /** Writes everything after the state's position, page by page; follows the feed into a new epoch if it changed. */
+  private async replay(device: Device, state: FeedState): Promise<{ replayed: number; first: string | null; firstSeq: number | null }> {
+    let replayed = 0;
+    let first: string | null = null;
+    let firstSeq: number | null = null;
+    for (;;) {
+      const range = await this.store.readAfter(state.keys, state.seq, PAGE);
+      if (range.epoch === null) return { replayed, first, firstSeq };
+      if (range.epoch !== state.epoch) {
+        moveTo(state, range.epoch, 0);
+        continue;
+      }
+      for (const item of range.items) {
+        if (item.seq <= state.seq) continue;
+        if (!device.socket.connected) return { replayed, first, firstSeq };
+        state.seq = item.seq;
+        this.write(device, this.writer.encodeJson(ClientEvents.Notification, item.envelopeJson));
+        if (firstSeq === null) {
+          firstSeq = item.seq;
+          first = formatCursor({ epoch: range.epoch, seq: item.seq });
+        }
+        replayed++;
+      }
+      if (range.items.length < PAGE) {
+        this.metrics.replayed(state.feed, replayed);
+        return { replayed, first, firstSeq };
+      }
+    }
+  }
+
+  /** Lets the live notifications that waited through, catching up from the store whenever one is not the next. */
+  private async flush(device: Device, state: FeedState): Promise<void> {
+    // Live ones that arrive meanwhile are appended to the same list (the state is still syncing).
+    const pending = state.pending ?? [];
+    state.pending = pending;
+    for (let index = 0; index < pending.length; index++) {
+      const notification = pending[index]!;
+      let verdict = verdictOf(state, notification.message);
+      if (verdict === 'gap') {
+        await this.replay(device, state);
+        // The store has everything that was routed, so the replay reached it (now a skip), unless the feed moved to a
+        // newer epoch meanwhile: then this one belongs to a feed that no longer exists.
+        verdict = verdictOf(state, notification.message);
+      }
+      if (verdict === 'write') this.writeLive(device, state, notification);
+    }
+    state.pending = undefined;
+    state.syncing = false;
+  }
+
+  /** A socket saw a gap: fill it from the store, then let the waiting live notifications through. */
+  private async catchUp(device: Device, state: FeedState): Promise<void> {
+    for (;;) {
+      if (!device.socket.connected) return;
+      try {
+        await this.replay(device, state);
+        await this.flush(device, state);
+        return;
+      } catch (error) {
+        this.logger.warn({ userId: device.socket.data.userId, feed: state.feed, error: String(error) }, 'catch-up failed, retrying');
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+
+  /** The route subscription was re-established: anything routed meanwhile never arrived, so every socket catches up. */
+  private catchUpEveryone(): void {
+    let sockets = 0;
+    for (const socket of this.namespace.sockets.values()) {
+      const device = this.devices.get(socket);
+      if (device === undefined) continue;
+      sockets++;
+      for (const state of [device.user, device.broadcast]) {
+        if (state.syncing) continue;
+        state.syncing = true;
+        void this.catchUp(device, state);
+      }
+    }
+    this.logger.info({ sockets }, 'route subscriptions restored: catching up every socket from the store');
+  }
+
+  private cursorOfState(state: FeedState): string | null {
+    return state.epoch === null || state.seq === 0 ? null : formatCursor({ epoch: state.epoch, seq: state.seq });
+  }
+}
+
+const newState = (feed: Feed, keys: FeedKeys): FeedState => ({ feed, keys, epoch: null, seq: 0, syncing: true, pending: undefined });
+
+function moveTo(state: FeedState, epoch: string | null, seq: number): void {
+  state.epoch = epoch;
+  state.seq = seq;
+}
+
+const cursorOf = (range: FeedRange): string | null => (range.epoch === null || range.head === 0 ? null : formatCursor({ epoch: range.epoch, seq: range.head }));
+
+function verdictOf(state: FeedState, message: RouteMessage): Verdict {
+  const { epoch, seq } = message.position;
+  if (epoch !== state.epoch) return state.epoch === null && seq === 1 ? 'write' : 'gap';
+  if (seq === state.seq + 1) return 'write';
+  return seq <= state.seq ? 'skip' : 'gap';
+}
+
+const patternLabel = (pattern: string): NotifyPattern => (NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser;

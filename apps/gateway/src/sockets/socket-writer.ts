@@ -1,0 +1,136 @@
+/**
+ * The one way notifications reach a socket: an event encoded once, written to each socket it is for.
+ *
+ * socket.io's own emit walks each socket through engine.io's generic write path: a packet object, `packetCreate` /
+ * `flush` / `drain` events, a send-callback queue, a corked two-buffer `writev` and a completion callback. Per delivery
+ * that is more user-space work than the notification itself. A socket on a plain WebSocket transport with nothing
+ * queued gets the finished frame written as it is: one buffer, one `write`, the bytes engine.io would have written.
+ * Any other socket (long-polling, mid-upgrade, packets already queued, per-message deflate, closing) takes engine.io's
+ * own path, behind whatever is queued, so the order of packets on a connection never changes; `write` says which path
+ * it took, and the gateway counts the fallbacks (`herald_socket_writes_total{path="engine"}`).
+ *
+ * Stored notifications are JSON text already: `encodeJson` frames that text without parsing it, as socket.io's
+ * encoder would have (`<type><nsp>,["<event>",<json>]`). The constructor checks that equivalence against the server's
+ * own encoder once; if a socket.io version encodes differently, `fastJson` is false and every payload is parsed and
+ * encoded by socket.io (the gateway logs it and exposes it as `herald_socket_writer_fast_json`).
+ *
+ * These read engine.io and ws internals (`socket-writer.spec.ts` fails if they change).
+ */
+export class SocketWriter {
+  /** Whether `encodeJson` frames JSON text directly (true) or parses it for socket.io's encoder (false). */
+  readonly fastJson: boolean;
+  private readonly prefix: string;
+
+  constructor(private readonly namespace: LocalNamespace) {
+    this.prefix = `${EVENT}${namespace.name === '/' ? '' : `${namespace.name},`}`;
+    // Stored envelopes are JSON.stringify output; so is the probe.
+    const probe = JSON.stringify({ id: 'x', data: [1, 'é\u2028', null, { a: '"' }], n: 1.5 });
+    this.fastJson = this.concatenate('probe', probe) === this.viaEncoder('probe', JSON.parse(probe));
+  }
+
+  /** An event whose payload is a value. */
+  encode(event: string, payload: unknown): EncodedEvent {
+    return encoded(this.viaEncoder(event, payload));
+  }
+
+  /** An event whose payload is already JSON text (a stored notification). */
+  encodeJson(event: string, json: string): EncodedEvent {
+    return encoded(this.fastJson ? this.concatenate(event, json) : this.viaEncoder(event, JSON.parse(json)));
+  }
+
+  /** Writes to one socket: `frame` (the direct path), `engine` (engine.io's), or undefined when the socket is not open. */
+  write(socket: { readonly conn: object }, event: EncodedEvent): WritePath | undefined {
+    return write(socket, event);
+  }
+
+  private concatenate(event: string, json: string): string {
+    return `${this.prefix}[${JSON.stringify(event)},${json}]`;
+  }
+
+  private viaEncoder(event: string, payload: unknown): string {
+    // The server's encoder (its `parser` option): the packet socket.io would have built.
+    const [packet] = this.namespace.server.encoder.encode({ type: EVENT, data: [event, payload], nsp: this.namespace.name });
+    if (typeof packet !== 'string') throw new TypeError('SocketWriter: binary payloads are not supported');
+    return packet;
+  }
+}
+
+export type WritePath = 'frame' | 'engine';
+
+/** What it reads of a socket.io Namespace: its name and the server's encoder. */
+export interface LocalNamespace {
+  readonly name: string;
+  readonly server: { readonly encoder: { encode(packet: { type: number; nsp: string; data: unknown[] }): unknown[] } };
+}
+
+export interface EncodedEvent {
+  /** The socket.io packet, as engine.io's write() takes it. */
+  packet: string;
+  /** The same packet as one complete WebSocket frame, engine.io's message prefix included (the list ws's sendFrame takes). */
+  frame: [Buffer];
+}
+
+const encoded = (packet: string): EncodedEvent => ({ packet, frame: [textFrame(ENGINE_MESSAGE + packet)] });
+
+// socket.io-parser's EVENT packet type and engine.io's "message" packet prefix: fixed by their protocols.
+const EVENT = 2;
+const ENGINE_MESSAGE = '4';
+
+/** An unmasked, final WebSocket text frame (RFC 6455 §5.2) in one buffer: servers never mask. */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + opcode 1 (text)
+  if (header === 2) {
+    frame[1] = length;
+  } else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
+}
+
+// The engine.io and ws internals the direct path reads; engine.io's own WebSocket transport uses the same ones.
+interface WsSender {
+  sendFrame(list: Buffer[], cb?: (error?: Error) => void): void;
+}
+interface EngineTransport {
+  name: string;
+  writable: boolean;
+  perMessageDeflate?: unknown;
+  socket?: { readyState?: number; _sender?: WsSender };
+}
+interface EngineSocket {
+  readyState: string;
+  writeBuffer?: unknown[];
+  transport: EngineTransport;
+  write(data: string): void;
+}
+
+const WS_OPEN = 1;
+
+function write(socket: { readonly conn: object }, encoded: EncodedEvent): WritePath | undefined {
+  const conn = socket.conn as unknown as EngineSocket;
+  const transport = conn.transport;
+  if (
+    conn.readyState === 'open' &&
+    conn.writeBuffer?.length === 0 &&
+    transport.name === 'websocket' &&
+    transport.writable &&
+    !transport.perMessageDeflate &&
+    transport.socket?.readyState === WS_OPEN &&
+    transport.socket._sender !== undefined
+  ) {
+    transport.socket._sender.sendFrame(encoded.frame);
+    return 'frame';
+  }
+  if (conn.readyState !== 'open') return undefined;
+  // socket.io's own client write: engine.io queues it behind anything pending and encodes it for its transport.
+  conn.write(encoded.packet);
+  return 'engine';
+}
