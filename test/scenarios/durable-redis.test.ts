@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeraldPublisher } from '@herald/publisher';
-import { DeliveryLedger, HeraldRedis, ResumingDevice, describeLoad, publishSteadily, startTopology, waitUntil, type Topology } from '@herald/testing';
+import { DeliveryLedger, diagnoseLines, HeraldRedis, ResumingDevice, describeLoad, publishSteadily, startTopology, waitUntil, type Topology } from '@herald/testing';
 
 /**
  * Redis restarted gracefully (SIGTERM / `docker stop`: the AOF is fsynced) while the SDK keeps publishing: every
@@ -59,7 +59,7 @@ describe('durable: Redis graceful restart under a steady load (2 instances, AOF)
     await waitUntil(() => ledger.complete(), 'every device to receive every accepted notification', 30_000).catch(() => undefined);
     const order = new Map(await Promise.all(users.map(async (user) => [user, await redis.feedIds(user)] as const)));
     const rows = ledger.rows(order);
-    t.diagnostic(DeliveryLedger.table(rows));
+    diagnoseLines(t, DeliveryLedger.table(rows));
     DeliveryLedger.assertClean(rows, 'through a Redis restart');
 
     const reconnected = devices.filter((device) => device.connections > 1);

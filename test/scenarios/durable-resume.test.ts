@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   DeliveryLedger,
+  diagnoseLines,
   HeraldRedis,
   ResumingDevice,
   describeLoad,
@@ -34,10 +35,10 @@ describe('durable: resume with since (2 instances)', () => {
     new Map(await Promise.all(ledger.users.map(async (user) => [user, await redis.feedIds(user)] as const)));
 
   /** Waits (bounded) until every tracked device got all it must, then asserts the ledger is clean, with the table. */
-  const assertLedgerClean = async (ledger: DeliveryLedger, what: string, diagnostic: (message: string) => void, timeoutMs = 20_000): Promise<void> => {
+  const assertLedgerClean = async (ledger: DeliveryLedger, what: string, t: { diagnostic(message: string): void }, timeoutMs = 20_000): Promise<void> => {
     await waitUntil(() => ledger.complete(), `${what}: every device to receive everything accepted`, timeoutMs).catch(() => undefined);
     const rows = ledger.rows(await feedOrder(ledger));
-    diagnostic(`${what}\n${DeliveryLedger.table(rows)}`);
+    diagnoseLines(t, `${what}\n${DeliveryLedger.table(rows)}`);
     DeliveryLedger.assertClean(rows, what);
   };
 
@@ -69,8 +70,13 @@ describe('durable: resume with since (2 instances)', () => {
 
     const ready = await device.comeBack();
     assert.equal(device.handshakes.at(-1)?.since, cursorBefore, 'the reconnect sent the last processed cursor');
+    // Feed order (the order the instances stored them in; sequential publishes are not promised to keep theirs).
     assert.deepEqual(
-      device.notifications.map((envelope) => (envelope.data as { seq: number }).seq),
+      device.notifications.map((envelope) => envelope.id),
+      await redis.feedIds('rs-away'),
+    );
+    assert.deepEqual(
+      device.notifications.map((envelope) => (envelope.data as { seq: number }).seq).sort((a, b) => a - b),
       Array.from({ length: 23 }, (_, index) => index + 1),
     );
     assert.deepEqual({ recovered: ready.recovered, replayed: ready.replayed, cursor: ready.cursor }, { recovered: true, replayed: 20, cursor: device.notifications[22]!.cursor });
@@ -103,7 +109,7 @@ describe('durable: resume with since (2 instances)', () => {
     t.diagnostic(`${describeLoad(load)}; transport cut after ${drops.join(', ')} received`);
     assert.equal(load.accepted, total);
 
-    await assertLedgerClean(ledger, 'transport cuts', (message) => t.diagnostic(message));
+    await assertLedgerClean(ledger, 'transport cuts', t);
     assert.ok(mobile.connections >= 4, `${mobile.connections} connections: the cuts happened and each one reconnected`);
     assert.ok(mobile.readies.slice(1).every((ready) => ready.recovered), 'every resume was complete');
     assert.deepEqual(mobile.connectionViolations(), []);
@@ -138,7 +144,7 @@ describe('durable: resume with since (2 instances)', () => {
     assert.ok(missed >= 50, `only ${missed} published while offline: the scenario did not happen`);
     assert.ok(backAt < ledger.accepted('rs-trickle-a').length, 'the trickle went on after the device came back');
 
-    await assertLedgerClean(ledger, 'offline under a trickle', (message) => t.diagnostic(message));
+    await assertLedgerClean(ledger, 'offline under a trickle', t);
     const resumed = away.readies[1]!;
     assert.equal(resumed.recovered, true);
     assert.ok(resumed.replayed >= missed, `replayed ${resumed.replayed}, missed ${missed}`);

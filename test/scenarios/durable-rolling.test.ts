@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   DeliveryLedger,
+  diagnoseLines,
   HeraldRedis,
   ResumingDevice,
   describeLoad,
@@ -56,7 +57,7 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
           const n = batch + offset;
           const address = n % ADDRESSES;
           if (!agents.has(address)) agents.set(address, fromAddress(`127.0.1.${address + 1}`));
-          return ResumingDevice.connect(topology.nginx!.url, users[n % USERS]!, { name: `roll-${n % USERS}#${Math.floor(n / USERS)}`, socket: agents.get(address)! });
+          return ResumingDevice.connect(topology.nginx!.url, users[n % USERS]!, { name: `roll-${n % USERS}/${Math.floor(n / USERS)}`, socket: agents.get(address)! });
         }),
       );
       devices.push(...connected);
@@ -90,7 +91,7 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
     await waitUntil(() => ledger.complete(), 'every device to receive every accepted notification', 30_000).catch(() => undefined);
     const order = new Map(await Promise.all(users.map(async (user) => [user, await redis.feedIds(user)] as const)));
     const rows = ledger.rows(order);
-    t.diagnostic(`\n${DeliveryLedger.table(rows)}`);
+    diagnoseLines(t, DeliveryLedger.table(rows));
     DeliveryLedger.assertClean(rows, 'rolling restart');
 
     const newIncarnations = await Promise.all(topology.gateways.map((gateway) => gateway.incarnation()));

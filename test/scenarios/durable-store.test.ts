@@ -177,6 +177,44 @@ describe('durable: stored once, across 3 instances', () => {
   });
 });
 
+describe('durable: publish order, across 3 instances', () => {
+  let topology: Topology;
+  let sdk: HeraldPublisher;
+  let redis: HeraldRedis;
+  let device: ResumingDevice | undefined;
+
+  before(async () => {
+    topology = await startTopology({ gateways: 3 });
+    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
+    await sdk.connect();
+    redis = await HeraldRedis.connect(topology.redis.url);
+  });
+
+  after(async () => {
+    device?.close();
+    await sdk?.close();
+    await redis?.close();
+    await topology?.stop();
+  });
+
+  // What the pub/sub gateway guaranteed (test/scenarios/commands.test.ts: "delivered once, in order"): a publisher that
+  // waits for each publish before the next one sees its notifications stored and delivered in that order. The durable
+  // contract does not say it either way; with several instances reading the stream, each entry goes to whichever
+  // instance reads first, and they store concurrently.
+  it('notifications published one after the other (each publish awaited) are stored and delivered in publish order', async () => {
+    device = await ResumingDevice.connect(topology.at(0).url, 'po-user');
+    const published: string[] = [];
+    for (let seq = 1; seq <= 30; seq++) published.push(await sdk.notifyUser({ userId: 'po-user', id: `po-${seq}`, type: 'po', data: { seq } }));
+    await device.waitForType('po', 30);
+    assert.deepEqual(await redis.feedIds('po-user'), published, 'feed order = publish order');
+    assert.deepEqual(
+      device.ofType('po').map((envelope) => envelope.id),
+      published,
+      'delivery order = publish order',
+    );
+  });
+});
+
 describe('durable: routed only where the user is, across 3 instances', () => {
   let topology: Topology;
   let sdk: HeraldPublisher;

@@ -169,7 +169,7 @@ export type DeviceEvent =
   | { kind: 'ready'; connection: number; payload: SessionReadyPayload };
 
 export interface ResumingDeviceOptions {
-  /** Name in ledger tables and failure messages (default: `<user>#<n>`). */
+  /** Name in ledger tables and failure messages (default: `<user>/<n>`). */
   name?: string;
   /** The cursor to resume from on the first connect (later connects send the latest one processed). */
   since?: string;
@@ -241,7 +241,7 @@ export class ResumingDevice {
       },
       ...options.socket,
     });
-    device = new ResumingDevice(options.name ?? `${userId}#${++deviceCount}`, userId, socket);
+    device = new ResumingDevice(options.name ?? `${userId}/${++deviceCount}`, userId, socket);
     device.cursor = options.since;
     device.broadcastCursor = options.broadcastSince;
     device.listen();

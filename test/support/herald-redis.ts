@@ -121,8 +121,9 @@ export class HeraldRedis {
     return String(await this.command('XADD', COMMAND_STREAM, '*', ...Object.entries(fields).flat()));
   }
 
-  async commandEntries(): Promise<StreamEntry[]> {
-    return asEntries(await this.command('XRANGE', COMMAND_STREAM, '-', '+'));
+  /** Entries of the command stream (the gateways delete an entry once it is acknowledged). */
+  async commandRange(from = '-', to = '+'): Promise<StreamEntry[]> {
+    return asEntries(await this.command('XRANGE', COMMAND_STREAM, from, to));
   }
 
   /** The gateways' consumer group on the command stream, or undefined before any gateway created it. */

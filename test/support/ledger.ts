@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import type { NotificationEnvelope } from '@herald/contracts';
 
+/** Writes a multi-line text to the test output, one diagnostic per line (node:test escapes newlines inside one). */
+export function diagnoseLines(t: { diagnostic(message: string): void }, text: string): void {
+  for (const line of text.split('\n')) t.diagnostic(line);
+}
+
 /** What a ledger needs of a device: the user whose feed it follows and everything it received, in order. */
 export interface LedgerDevice {
   readonly name: string;
@@ -145,7 +150,8 @@ export class DeliveryLedger {
     const sum = (key: 'expected' | 'received' | 'lost' | 'duplicated' | 'outOfOrder' | 'misdelivered' | 'unconfirmed') =>
       rows.reduce((total, row) => total + row[key], 0);
     const bad = rows.filter((row) => row.lost + row.duplicated + row.outOfOrder + row.misdelivered > 0);
-    const shown = (bad.length > 0 ? bad : rows).slice(0, limit);
+    // Every device with a problem up to the limit; when all are clean, a few as a sample.
+    const shown = (bad.length > 0 ? bad : rows).slice(0, bad.length > 0 ? limit : Math.min(limit, 5));
     const total = {
       device: `TOTAL (${rows.length} devices)`,
       user: `${new Set(rows.map((row) => row.user)).size} users`,
