@@ -45,9 +45,9 @@ describe('Redis outage', () => {
       await waitUntil(async () => !(await instance.isReady()), `${instance.instanceId} to report unready`);
       const { status, body } = await instance.health('ready');
       assert.equal(status, 503);
-      assert.match(JSON.stringify(body), /redis_transport_sub":\{"status":"down"/);
+      for (const role of ['store', 'route_sub', 'ingest', 'transport_sub']) assert.match(JSON.stringify(body), new RegExp(`redis_${role}":\\{"status":"down"`));
       assert.equal((await instance.health('live')).status, 200, 'still live: restarting it would not help');
-      await waitUntil(async () => (await instance.logsWith('redis transport disconnected: commands are lost until it reconnects')).length > 0, 'the outage log line');
+      await waitUntil(async () => (await instance.logsWith('redis store disconnected: nothing is stored or replayed until it reconnects (commands wait in the stream)')).length > 0, 'the outage log line');
     }
 
     await topology.redis.launch();

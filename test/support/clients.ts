@@ -5,6 +5,7 @@ import {
   type NotificationEnvelope,
   type ServerToClientEvents,
   type SessionEndedPayload,
+  type SessionReadyPayload,
 } from '@herald/contracts';
 import { Agent } from 'node:http';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
@@ -17,6 +18,7 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 export class TestClient {
   readonly notifications: NotificationEnvelope[] = [];
   readonly sessionEnds: SessionEndedPayload[] = [];
+  readonly sessionReady: SessionReadyPayload[] = [];
   readonly disconnects: string[] = [];
   /** Successful automatic reconnections (only with `reconnection: true`). */
   reconnects = 0;
@@ -26,6 +28,7 @@ export class TestClient {
   constructor(readonly socket: ClientSocket) {
     socket.on(ClientEvents.Notification, (envelope) => this.notifications.push(envelope));
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
+    socket.on(ClientEvents.SessionReady, (payload) => this.sessionReady.push(payload));
     // Reasons only (socket.io's closed set), so tests can compare them; details of transport failures go to transportErrors.
     socket.on('disconnect', (reason) => this.disconnects.push(reason));
     socket.io.on('reconnect', () => this.reconnects++);
@@ -86,13 +89,16 @@ function open(baseUrl: string, token: string | undefined, options: ClientOptions
   });
 }
 
-/** Connects and resolves once the server accepted the handshake. */
+/**
+ * Connects and resolves once the session is ready (`session.ready`): from then on the device receives every
+ * notification stored for its user, whatever instance stores it.
+ */
 export async function connectClient(baseUrl: string, token: string | undefined, options: ClientOptions = {}): Promise<TestClient> {
   const socket = open(baseUrl, token, options);
   const client = new TestClient(socket);
   await withTimeout(
     new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
+      socket.once(ClientEvents.SessionReady, () => resolve());
       socket.once('connect_error', (error) => reject(new Error(`connect_error: ${error.message} ${JSON.stringify((error as { data?: unknown }).data)}`)));
     }),
     `client connect to ${baseUrl}`,
