@@ -53,6 +53,16 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
     for (const service of SERVICES) assert.equal(await stack!.health(service), 'healthy', service);
   });
 
+  it('redis persists: AOF fsynced every second, noeviction (docs/operations.md#redis-durability)', async () => {
+    const result = await stack!.container('redis').exec(['redis-cli', 'CONFIG', 'GET', 'appendonly', 'appendfsync', 'maxmemory-policy']);
+    assert.equal(result.exitCode, 0, result.output);
+    const [appendonly, appendfsync, policy] = ['appendonly', 'appendfsync', 'maxmemory-policy'].map((name) => {
+      const lines = result.stdout.trim().split('\n');
+      return lines[lines.indexOf(name) + 1];
+    });
+    assert.deepEqual({ appendonly, appendfsync, policy }, { appendonly: 'yes', appendfsync: 'everysec', policy: 'noeviction' });
+  });
+
   it('a client connected through nginx on 8080 receives a command published to the compose Redis exactly once', async () => {
     const token = async (sub: string): Promise<string> => signToken({ sub });
     const phone = await connectClient(NGINX_URL, await token('compose-user'));

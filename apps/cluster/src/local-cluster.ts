@@ -16,6 +16,7 @@ import {
 } from '@herald/edge-config';
 import { SignJWT } from 'jose';
 import { DEVELOPMENT_JWT_SECRET, type ClusterConfig } from './cluster-config.js';
+import { durabilityWarnings, readRedisDurability, redisDurabilityArgs, redisOwningDir, redisPidFile } from './redis-durability.js';
 import { SupervisedProcess } from './supervised-process.js';
 
 const GATEWAY_MAIN = join(REPO_ROOT, 'dist/apps/gateway/src/main.js');
@@ -23,12 +24,17 @@ const SYSTEM_DEPS = join(REPO_ROOT, 'scripts/system-deps.sh');
 // Longer than the gateway's own drain timeout (SHUTDOWN_TIMEOUT_MS, 10 s by default).
 const GATEWAY_STOP_GRACE_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
+// redis-server answers PING only once it has replayed its append-only file, which takes a while when it is big.
+const REDIS_START_TIMEOUT_MS = 60_000;
 
 export class ClusterStartError extends Error {
   override readonly name = 'ClusterStartError';
 }
 
-/** `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this process. */
+/**
+ * `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this
+ * process. Everything but Redis's data folder (HERALD_REDIS_DIR) lives in a temporary folder removed on exit.
+ */
 export class LocalCluster {
   private readonly gateways: SupervisedProcess[] = [];
   private redis?: SupervisedProcess;
@@ -101,22 +107,41 @@ export class LocalCluster {
     if (this.config.redisUrl) {
       this.redisUrl = this.config.redisUrl;
       say(`using Redis at ${this.redisUrl}`);
+      await this.checkDurability();
       return;
+    }
+    // Its data outlives the cluster (unlike the temporary folder), so a restart of `npm start` keeps every inbox.
+    const dir = this.config.redisDir;
+    mkdirSync(dir, { recursive: true });
+    const owner = redisOwningDir(dir);
+    if (owner !== undefined) {
+      throw new ClusterStartError(`redis-server ${owner} (another npm start?) still uses ${dir}: stop it, or set HERALD_REDIS_DIR to another folder`);
     }
     const port = this.config.redisPort ?? (await freePort());
     this.redisUrl = `redis://127.0.0.1:${port}`;
+    say(`Redis data in ${dir} (append-only file, fsync every second; kept on exit, delete the folder to start empty)`);
     this.redis = this.watch(
       new SupervisedProcess('redis', findBinary('redis-server')!, [
         '--port', String(port),
         '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', this.tempDir!,
+        ...redisDurabilityArgs(),
+        '--dir', dir,
+        '--pidfile', redisPidFile(dir),
         '--loglevel', 'warning',
       ]),
       'vital',
     );
-    await waitFor(() => this.ping(), `redis-server on port ${port}`, 10_000, this.redis);
+    await waitFor(() => this.ping(), `redis-server on port ${port}`, REDIS_START_TIMEOUT_MS, this.redis);
+  }
+
+  /** Says (does not refuse) when the Redis of REDIS_URL would lose or evict notifications. */
+  private async checkDurability(): Promise<void> {
+    const settings = await readRedisDurability(this.redisUrl);
+    if (!settings) {
+      say('could not read the durability settings of that Redis (CONFIG GET): make sure it runs with AOF and noeviction (docs/operations.md#redis-durability)');
+      return;
+    }
+    for (const warning of durabilityWarnings(settings)) say(`warning: the Redis of REDIS_URL runs with ${warning} (docs/operations.md#redis-durability)`);
   }
 
   private async startGateways(): Promise<void> {
@@ -198,6 +223,7 @@ export class LocalCluster {
       `  health (through nginx)     ${this.nginxUrl}/health/live  ${this.nginxUrl}/health/ready`,
       ...this.config.gatewayPorts.map((port, index) => `  gateway-${index + 1}                  http://127.0.0.1:${port}   (/metrics, /health/ready)`),
       `  Redis                      ${this.redisUrl}`,
+      ...(this.redis ? [`  Redis data (AOF, kept)     ${this.config.redisDir}`] : []),
       this.prometheus ? `  Prometheus                 ${this.prometheusUrl}` : '  Prometheus                 not running',
     ];
     if (this.config.developmentSecret) {
