@@ -68,8 +68,8 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
 
     assert.equal(phone.ofType('from-compose').length, 1);
     assert.equal(laptop.ofType('from-compose').length, 1);
-    assert.equal(phone.ofType('from-compose')[0]!.id, laptop.ofType('from-compose')[0]!.id);
-    assert.deepEqual(phone.ofType('from-compose')[0]!.data, { n: 1 });
+    assert.equal(phone.ofType('from-compose')[0].id, laptop.ofType('from-compose')[0].id);
+    assert.deepEqual(phone.ofType('from-compose')[0].data, { n: 1 });
     assert.equal(other.ofType('from-compose').length, 0);
   });
 
@@ -91,11 +91,19 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
 
     const rules = await prometheus.rules();
     assert.deepEqual(
-      rules.filter((rule) => rule.type === 'alerting').map((rule) => rule.name).sort(),
-      loadAlertRules().map((rule) => rule.alert).sort(),
+      rules
+        .filter((rule) => rule.type === 'alerting')
+        .map((rule) => rule.name)
+        .sort(),
+      loadAlertRules()
+        .map((rule) => rule.alert)
+        .sort(),
     );
     const up = await prometheus.vector(`up{job="${JOB}"}`);
-    assert.deepEqual(up.map((sample) => Number(sample.value[1])), [1, 1, 1]);
+    assert.deepEqual(
+      up.map((sample) => Number(sample.value[1])),
+      [1, 1, 1],
+    );
   });
 
   it('compose down removes every container and network of the project', async () => {

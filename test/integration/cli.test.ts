@@ -30,13 +30,16 @@ describe('the herald CLI (README quick start)', () => {
     const { stdout: published } = await cli('notify', '--redis', redis.url, '--user', '42', '--type', 'hello', '--data', '{"text":"hi"}');
     const id = /^published (\S+)$/m.exec(published)?.[1];
     const [received] = await client.waitForType('hello');
-    assert.deepEqual({ id: received!.id, data: received!.data }, { id, data: { text: 'hi' } });
+    assert.deepEqual({ id: received.id, data: received.data }, { id, data: { text: 'hi' } });
 
     const { stdout: presence } = await cli('presence', '--redis', redis.url, '--user', '42');
     assert.deepEqual(JSON.parse(presence), { userId: '42', online: true, connections: 1 });
   });
 
   it('exits 2 with a usage message on bad input', async () => {
-    await assert.rejects(cli('notify', '--user', '42', '--data', '{oops'), (error: { code?: number; stderr?: string }) => error.code === 2 && /--data must be JSON/.test(error.stderr ?? ''));
+    await assert.rejects(
+      cli('notify', '--user', '42', '--data', '{oops'),
+      (error: { code?: number; stderr?: string }) => error.code === 2 && /--data must be JSON/.test(error.stderr ?? ''),
+    );
   });
 });

@@ -3,14 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  COMPOSE_GATEWAYS,
-  COMPOSE_NGINX_CONF_PATH,
-  COMPOSE_NGINX_OPTIONS,
-  COMPOSE_NGINX_PORT,
-  renderNginxConfig,
-  upstreamServersOf,
-} from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_NGINX_CONF_PATH, COMPOSE_NGINX_OPTIONS, COMPOSE_NGINX_PORT, renderNginxConfig, upstreamServersOf } from '@herald/edge-config';
 import { REPO_ROOT, composeConfig, type ComposeModel, type ComposeService } from '@herald/testing';
 import { parse } from 'yaml';
 
@@ -25,15 +18,14 @@ const service = (model: ComposeModel, name: string): ComposeService => {
   return found;
 };
 
-const publishedPorts = (svc: ComposeService): string[] =>
-  (svc.ports ?? []).map((port) => (typeof port === 'string' ? port : `${port.published}:${port.target}`));
+const publishedPorts = (svc: ComposeService): string[] => (svc.ports ?? []).map((port) => (typeof port === 'string' ? port : `${port.published}:${port.target}`));
 
 /** `source -> target` of every bind mount, with sources relative to the repository. */
 const bindMounts = (svc: ComposeService): Array<{ source: string; target: string }> =>
   (svc.volumes ?? []).map((volume) => {
     if (typeof volume !== 'string') return { source: volume.source, target: volume.target };
     const [source, target] = volume.split(':');
-    return { source: source!, target: target! };
+    return { source: source, target: target };
   });
 
 const relativeToRepo = (path: string): string => (path.startsWith(REPO_ROOT) ? path.slice(REPO_ROOT.length + 1) : path);
@@ -93,7 +85,9 @@ describe('docker-compose.yml (checked without an engine)', () => {
       for (const [dependency, { condition }] of Object.entries(svc.depends_on ?? {})) {
         assert.ok(model.services[dependency], `${name} depends on unknown service ${dependency}`);
         if (condition !== 'service_healthy') continue;
-        const checked = model.services[dependency]!.healthcheck !== undefined || (model.services[dependency]!.build !== undefined && /^HEALTHCHECK .*\/health\/ready/m.test(dockerfile.replace(/\\\n/g, ' ')));
+        const checked =
+          model.services[dependency].healthcheck !== undefined ||
+          (model.services[dependency].build !== undefined && /^HEALTHCHECK .*\/health\/ready/m.test(dockerfile.replace(/\\\n/g, ' ')));
         assert.ok(checked, `${name} waits for ${dependency} to be healthy, but ${dependency} has no health check`);
       }
     }
@@ -167,7 +161,7 @@ describe('docker-compose.yml (checked without an engine)', () => {
     for (const target of targets) {
       const [host, port] = target.split(':');
       if (host === 'localhost') continue; // Prometheus scraping itself
-      assert.equal(service(model, host!).environment?.['PORT'], port, `prometheus target ${target} is not a compose service port`);
+      assert.equal(service(model, host).environment?.['PORT'], port, `prometheus target ${target} is not a compose service port`);
     }
     const promTargets = bindMounts(service(model, 'prometheus')).map((mount) => mount.target);
     for (const rules of prometheus.rule_files ?? []) assert.ok(promTargets.includes(join('/etc/prometheus', rules)), `rule file ${rules} is not mounted`);
@@ -181,7 +175,10 @@ describe('docker-compose.yml (checked without an engine)', () => {
     const providers = parse(readFileSync(join(REPO_ROOT, 'grafana/provisioning/dashboards/herald.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
     const grafanaTargets = bindMounts(service(model, 'grafana')).map((mount) => mount.target);
     for (const { options } of providers.providers) {
-      assert.ok(grafanaTargets.some((target) => target.startsWith(`${options.path}/`)), `no dashboard is mounted under ${options.path}`);
+      assert.ok(
+        grafanaTargets.some((target) => target.startsWith(`${options.path}/`)),
+        `no dashboard is mounted under ${options.path}`,
+      );
     }
   });
 });

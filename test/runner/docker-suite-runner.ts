@@ -97,7 +97,7 @@ async function checkEngine(needsCompose: boolean): Promise<void> {
 /** Every image a suite starts must be here already, or pullable: otherwise say which and how to get it. */
 async function requireImages(names: readonly string[]): Promise<void> {
   for (const variable of names) {
-    const image = process.env[variable] ?? DEFAULTS[variable]!;
+    const image = process.env[variable] ?? DEFAULTS[variable];
     process.env[variable] = image;
     try {
       await docker(['image', 'inspect', '--format', '{{.Id}}', image]);
@@ -118,7 +118,7 @@ async function requireImages(names: readonly string[]): Promise<void> {
 
 /** The gateway image, built once per run from the project's Dockerfile (the layer cache makes an unchanged rebuild quick). */
 async function buildGatewayImage(): Promise<void> {
-  const image = process.env['HERALD_GATEWAY_IMAGE'] ?? DEFAULTS['HERALD_GATEWAY_IMAGE']!;
+  const image = process.env['HERALD_GATEWAY_IMAGE'] ?? DEFAULTS['HERALD_GATEWAY_IMAGE'];
   process.env['HERALD_GATEWAY_IMAGE'] = image;
   const nodeImage = process.env['NODE_IMAGE']!;
   mkdirSync(LOG_DIR, { recursive: true });

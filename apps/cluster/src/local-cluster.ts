@@ -5,15 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOTIFICATIONS_NAMESPACE, Patterns, encodeCommand } from '@herald/contracts';
-import {
-  COMPOSE_GATEWAYS,
-  COMPOSE_GATEWAY_PORT,
-  PROMETHEUS_CONFIG_PATH,
-  REPO_ROOT,
-  findBinary,
-  localPrometheusConfig,
-  prepareLocalNginx,
-} from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, PROMETHEUS_CONFIG_PATH, REPO_ROOT, findBinary, localPrometheusConfig, prepareLocalNginx } from '@herald/edge-config';
 import { SignJWT } from 'jose';
 import { DEVELOPMENT_JWT_SECRET, type ClusterConfig } from './cluster-config.js';
 import { SupervisedProcess } from './supervised-process.js';
@@ -107,12 +99,18 @@ export class LocalCluster {
     this.redisUrl = `redis://127.0.0.1:${port}`;
     this.redis = this.watch(
       new SupervisedProcess('redis', findBinary('redis-server')!, [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', this.tempDir!,
-        '--loglevel', 'warning',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.tempDir!,
+        '--loglevel',
+        'warning',
       ]),
       'vital',
     );
@@ -167,7 +165,9 @@ export class LocalCluster {
       return;
     }
     // Same scrape jobs and rule files as the compose stack, pointed at the local instances.
-    const targets = new Map(this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]));
+    const targets = new Map(
+      this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]),
+    );
     const configPath = join(this.tempDir!, 'prometheus.yml');
     writeFileSync(configPath, localPrometheusConfig(readFileSync(PROMETHEUS_CONFIG_PATH, 'utf8'), PROMETHEUS_CONFIG_PATH, targets));
     this.prometheus = this.watch(
@@ -268,4 +268,3 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
     await delay(100);
   }
 }
-

@@ -67,12 +67,10 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     temp_dir: options.tempDir,
     worker_processes: String(options.workerProcesses),
     access_log: options.accessLog,
-    upstream_servers: options.upstreams
-      .map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`)
-      .join('\n'),
+    upstream_servers: options.upstreams.map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`).join('\n'),
   };
   for (const key of ['listen', 'pid_file', 'temp_dir', 'access_log'] as const) {
-    if (!SAFE_VALUE.test(values[key]!)) throw new NginxConfigError(`invalid ${key}: ${JSON.stringify(values[key])}`);
+    if (!SAFE_VALUE.test(values[key])) throw new NginxConfigError(`invalid ${key}: ${JSON.stringify(values[key])}`);
   }
   return template.replace(PLACEHOLDER, (_, name: string) => {
     const value = values[name];
@@ -84,5 +82,5 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
 /** Upstream `server host:port` entries of a rendered configuration (for consistency checks). */
 export function upstreamServersOf(config: string): UpstreamServer[] {
   const block = /upstream\s+\w+\s*\{([^}]*)\}/.exec(config)?.[1] ?? '';
-  return [...block.matchAll(/^\s*server\s+([^\s:;]+):(\d+)/gm)].map((match) => ({ host: match[1]!, port: Number(match[2]) }));
+  return [...block.matchAll(/^\s*server\s+([^\s:;]+):(\d+)/gm)].map((match) => ({ host: match[1], port: Number(match[2]) }));
 }

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { PassThrough as ByteStream } from 'node:stream';
 import { describe, it } from 'node:test';
-import { Controller, UseFilters, UseGuards, UseInterceptors, UsePipes, type CallHandler, type CanActivate, type ExceptionFilter, type NestInterceptor, type PipeTransform } from '@nestjs/common';
+import {
+  Controller,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+  UsePipes,
+  type CallHandler,
+  type CanActivate,
+  type ExceptionFilter,
+  type NestInterceptor,
+  type PipeTransform,
+} from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload, type MessageHandler } from '@nestjs/microservices';
 import { CommandRejectReasons, NOTIFY_PATTERNS, Patterns, encodeCommand } from '@herald/contracts';
 import type { DeliveryService } from '../delivery/delivery.service.js';

@@ -70,7 +70,7 @@ export function packageOf(frame: CallFrame): string {
   const modules = url.lastIndexOf('/node_modules/');
   if (modules >= 0) {
     const rest = url.slice(modules + '/node_modules/'.length).split('/');
-    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/dist/apps/gateway/')) return 'herald gateway';
@@ -126,7 +126,7 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
     // A sample stands for the time until the next one.
     const duration = index + 1 < profile.samples.length ? (profile.timeDeltas[index + 1] ?? 0) : 0;
     if (window && (timestamp < window.startUs || timestamp > window.endUs)) continue;
-    const node = nodes.get(profile.samples[index]!);
+    const node = nodes.get(profile.samples[index]);
     if (!node) continue;
     windowUs += duration;
     const name = node.callFrame.functionName;

@@ -108,9 +108,14 @@ export class BenchSession {
     const started = performance.now();
     const result = await this.workers.connect(system, NOTIFICATIONS_NAMESPACE, devices, this.options.jwtSecret, this.options.connectTimeoutSeconds * 1000);
     const connectSeconds = (performance.now() - started) / 1000;
-    this.log(`${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`);
+    this.log(
+      `${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`,
+    );
     const after = await this.memory(target);
-    await this.hooks.afterConnect?.(target, urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length));
+    await this.hooks.afterConnect?.(
+      target,
+      urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length),
+    );
     const instances: InstanceSetupFigures[] = target.instances.map((instance, index) => {
       const connections = devices.filter((device) => device.instanceIndex === index).length;
       const rssBefore = before[index]?.rssKb;
@@ -172,7 +177,7 @@ export class BenchSession {
     const endSamples = await this.sampleInstances(target);
     await this.hooks.afterLoad?.(
       target,
-      startSamples.map((start, index) => (start && endSamples[index] ? { startUs: start.hrtimeUs, endUs: endSamples[index]!.hrtimeUs } : undefined)),
+      startSamples.map((start, index) => (start && endSamples[index] ? { startUs: start.hrtimeUs, endUs: endSamples[index].hrtimeUs } : undefined)),
     );
     const cpuAfter = pids.map(tryCpuSecondsOf);
     const redisAfter = tryCpuSecondsOf(target.redisPid);
@@ -222,7 +227,8 @@ export class BenchSession {
     if (publishErrors > 0) failures.push(`${publishErrors} publish errors`);
     if (!(latencyMs.p99 < this.options.maxP99Ms)) failures.push(`p99 ${latencyMs.p99.toFixed(1)} ms >= ${this.options.maxP99Ms} ms`);
     const warnings: string[] = [];
-    if (pace.lateMs.p99 > 5) warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
+    if (pace.lateMs.p99 > 5)
+      warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
     if (!progress.complete) warnings.push(`stopped waiting for deliveries after ${progress.waitedSeconds.toFixed(1)} s`);
     const workerLag = Math.max(0, ...summaries.map((summary) => summary.lagP99Ms));
     if (workerLag > 50) warnings.push(`client workers were busy (event loop lag p99 ${workerLag.toFixed(0)} ms): add --workers`);
@@ -249,7 +255,10 @@ export class BenchSession {
       failures,
       warnings,
     };
-    this.hooks.latencies?.(result, summaries.map((summary) => summary.latenciesMs));
+    this.hooks.latencies?.(
+      result,
+      summaries.map((summary) => summary.latenciesMs),
+    );
     return result;
   }
 

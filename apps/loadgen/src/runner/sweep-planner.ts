@@ -98,7 +98,7 @@ export class SweepPlanner {
   private nextRefinement(): SweepStep | undefined {
     const systems = this.settings.systems;
     for (let tried = 0; tried < systems.length; tried++) {
-      const system = systems[(this.refineTurn + tried) % systems.length]!;
+      const system = systems[(this.refineTurn + tried) % systems.length];
       const progress = this.progress.get(system)!;
       if (progress.refinesLeft <= 0 || progress.firstFail === undefined) continue;
       const low = progress.lastPass ?? 0;

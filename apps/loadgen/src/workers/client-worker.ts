@@ -104,7 +104,7 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < params.devices.length) {
-      const spec = params.devices[next++]!;
+      const spec = params.devices[next++];
       try {
         devices.push(await connectOne(spec, params, secret));
       } catch (error) {
