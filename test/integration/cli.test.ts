@@ -10,17 +10,20 @@ const cli = (...args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { 
 describe('the herald CLI (README quick start)', () => {
   let redis: RedisServer;
   let cluster: GatewayCluster;
-  let client: TestClient;
+  let client: TestClient | undefined;
+  /** What before() started, stopped in reverse order: before() may fail part-way. */
+  const started: Array<() => Promise<void>> = [];
 
   before(async () => {
     redis = await RedisServer.start();
+    started.push(() => redis.stop());
     cluster = await GatewayCluster.start(2, { redisUrl: redis.url });
+    started.push(() => cluster.stop());
   });
 
   after(async () => {
     client?.close();
-    await cluster?.stop();
-    await redis?.stop();
+    for (const stop of started.reverse()) await stop();
   });
 
   it('signs a token a gateway accepts, publishes a notification to it, and reports presence', async () => {

@@ -8,16 +8,21 @@ describe('npm start: the local cluster from local binaries', () => {
   let cluster: LocalClusterProcess;
   let children: number[] = [];
   const clients: TestClient[] = [];
+  /** What before() started, stopped in reverse order: before() may fail part-way. */
+  const started: Array<() => Promise<void>> = [];
 
   before(async () => {
     // No JWT_SECRET and no REDIS_URL: the cluster starts its own redis-server and uses the development secret.
     cluster = await LocalClusterProcess.start();
-    children = descendantPids(cluster.process.pid!);
+    started.push(() => cluster.process.stop(30_000));
+    const pid = cluster.process.pid;
+    assert.ok(pid !== undefined, 'the cluster process has no pid');
+    children = descendantPids(pid);
   });
 
   after(async () => {
     for (const client of clients) client.close();
-    await cluster?.process.stop(30_000);
+    for (const stop of started.reverse()) await stop();
   });
 
   it('prints the development secret loudly, and every URL', () => {

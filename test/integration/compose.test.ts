@@ -25,7 +25,7 @@ const bindMounts = (svc: ComposeService): Array<{ source: string; target: string
   (svc.volumes ?? []).map((volume) => {
     if (typeof volume !== 'string') return { source: volume.source, target: volume.target };
     const [source, target] = volume.split(':');
-    return { source: source, target: target };
+    return { source, target };
   });
 
 const relativeToRepo = (path: string): string => (path.startsWith(REPO_ROOT) ? path.slice(REPO_ROOT.length + 1) : path);
@@ -36,8 +36,8 @@ describe('docker-compose.yml (checked without an engine)', () => {
 
   before(async () => {
     const checked = await composeConfig(COMPOSE_FILE);
-    assert.ok(checked.ok, `docker-compose config rejected docker-compose.yml:\n${checked.output}`);
-    model = checked.model!;
+    assert.ok(checked.ok && checked.model, `docker-compose config rejected docker-compose.yml:\n${checked.output}`);
+    model = checked.model;
     scratch = mkdtempSync(join(tmpdir(), 'herald-compose-'));
   });
 
@@ -68,10 +68,11 @@ describe('docker-compose.yml (checked without an engine)', () => {
       for (const port of publishedPorts(svc)) assert.match(port, /^127\.0\.0\.1:/, `${name} publishes ${port}`);
     }
     for (const name of COMPOSE_GATEWAYS) {
-      const gateway = service(model, name);
-      assert.equal(gateway.environment?.['PORT'], '3000');
-      assert.equal(gateway.environment?.['INSTANCE_ID'], name);
-      assert.equal(gateway.environment?.['REDIS_URL'], 'redis://redis:6379');
+      const environment = service(model, name).environment;
+      assert.ok(environment, `${name} has no environment`);
+      assert.equal(environment['PORT'], '3000');
+      assert.equal(environment['INSTANCE_ID'], name);
+      assert.equal(environment['REDIS_URL'], 'redis://redis:6379');
     }
   });
 
@@ -103,11 +104,12 @@ describe('docker-compose.yml (checked without an engine)', () => {
 
     const mirror = Object.fromEntries([...IMAGE_VARIABLES, 'NODE_IMAGE'].map((variable) => [variable, `mirror.internal/${variable.toLowerCase()}:1`]));
     const overridden = await composeConfig(COMPOSE_FILE, mirror);
-    assert.ok(overridden.ok, overridden.output);
-    const images = Object.values(overridden.model!.services).map((svc) => svc.image);
+    assert.ok(overridden.ok && overridden.model, overridden.output);
+    const overriddenModel = overridden.model;
+    const images = Object.values(overriddenModel.services).map((svc) => svc.image);
     for (const image of images) assert.match(image ?? '', /^mirror\.internal\//);
     for (const name of COMPOSE_GATEWAYS) {
-      assert.deepEqual((service(overridden.model!, name).build as { args?: Record<string, string> }).args, { NODE_IMAGE: mirror['NODE_IMAGE'] });
+      assert.deepEqual((service(overriddenModel, name).build as { args?: Record<string, string> }).args, { NODE_IMAGE: mirror['NODE_IMAGE'] });
     }
   });
 

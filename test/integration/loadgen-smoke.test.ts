@@ -80,7 +80,7 @@ describe('benchmark harness smoke run', () => {
       assert.equal(warmups.length, 1, 'one unreported warm-up run per system, before the measured runs');
       assert.equal(warmups[0].phase, 'warmup');
       assert.equal(warmups[0].deliveries.lost + warmups[0].deliveries.duplicates, 0);
-      for (const instance of setup.instances) assert.ok(instance.rssBeforeKb! > 0 && instance.rssAfterKb! > 0);
+      for (const instance of setup.instances) assert.ok((instance.rssBeforeKb ?? 0) > 0 && (instance.rssAfterKb ?? 0) > 0, `${instance.name}: no RSS figures`);
     });
   }
 
@@ -171,8 +171,9 @@ describe('benchmark harness smoke sweep', () => {
 
   it('judges the tail on all deliveries of the comparison runs', () => {
     const p99 = report.comparison.p99AtHalfBaselineMs;
-    assert.equal(p99?.over, 'all deliveries');
-    assert.equal(p99?.runsPerSystem, 2);
+    assert.ok(p99, 'no p99 comparison');
+    assert.equal(p99.over, 'all deliveries');
+    assert.equal(p99.runsPerSystem, 2);
     assert.equal(report.comparison.targetsMet?.zeroLossUpToSaturation, true);
   });
 });

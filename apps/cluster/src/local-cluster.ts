@@ -20,6 +20,13 @@ export class ClusterStartError extends Error {
   override readonly name = 'ClusterStartError';
 }
 
+/** A binary ensureBinaries() made sure of. */
+function requireBinary(name: string): string {
+  const binary = findBinary(name);
+  if (binary === undefined) throw new ClusterStartError(`${name} is not on PATH`);
+  return binary;
+}
+
 /** `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this process. */
 export class LocalCluster {
   private readonly gateways: SupervisedProcess[] = [];
@@ -54,7 +61,7 @@ export class LocalCluster {
     this.stopping ??= (async () => {
       say('stopping...');
       await Promise.all(this.gateways.map((gateway) => gateway.stop(GATEWAY_STOP_GRACE_MS)));
-      await Promise.all([this.nginx, this.prometheus, this.redis].map((child) => child?.stop(STOP_GRACE_MS)));
+      await Promise.all([this.nginx, this.prometheus, this.redis].filter((child) => child !== undefined).map((child) => child.stop(STOP_GRACE_MS)));
       this.removeTempDir();
       say('stopped');
     })();
@@ -70,6 +77,12 @@ export class LocalCluster {
   /** The pids of every child, for diagnostics. */
   get pids(): number[] {
     return [...this.gateways, this.nginx, this.prometheus, this.redis].flatMap((child) => (child?.pid === undefined ? [] : [child.pid]));
+  }
+
+  /** The temporary directory start() made. */
+  private get workDir(): string {
+    if (this.tempDir === undefined) throw new Error('the cluster has not been started');
+    return this.tempDir;
   }
 
   private removeTempDir(): void {
@@ -98,7 +111,7 @@ export class LocalCluster {
     const port = this.config.redisPort ?? (await freePort());
     this.redisUrl = `redis://127.0.0.1:${port}`;
     this.redis = this.watch(
-      new SupervisedProcess('redis', findBinary('redis-server')!, [
+      new SupervisedProcess('redis', requireBinary('redis-server'), [
         '--port',
         String(port),
         '--bind',
@@ -108,7 +121,7 @@ export class LocalCluster {
         '--appendonly',
         'no',
         '--dir',
-        this.tempDir!,
+        this.workDir,
         '--loglevel',
         'warning',
       ]),
@@ -141,14 +154,14 @@ export class LocalCluster {
   }
 
   private async startNginx(): Promise<void> {
-    const prefix = join(this.tempDir!, 'nginx');
+    const prefix = join(this.workDir, 'nginx');
     mkdirSync(prefix);
     const { args, accessLogPath } = prepareLocalNginx({
       prefix,
       port: this.config.nginxPort,
       upstreams: this.config.gatewayPorts.map((port) => ({ host: '127.0.0.1', port })),
     });
-    this.nginx = this.watch(new SupervisedProcess('nginx', findBinary('nginx')!, args), 'vital');
+    this.nginx = this.watch(new SupervisedProcess('nginx', requireBinary('nginx'), args), 'vital');
     await waitFor(() => httpOk(`${this.nginxUrl}/health/ready`), `nginx on port ${this.config.nginxPort}`, 10_000, this.nginx);
     say(`nginx access log: ${accessLogPath}`);
   }
@@ -168,12 +181,12 @@ export class LocalCluster {
     const targets = new Map(
       this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]),
     );
-    const configPath = join(this.tempDir!, 'prometheus.yml');
+    const configPath = join(this.workDir, 'prometheus.yml');
     writeFileSync(configPath, localPrometheusConfig(readFileSync(PROMETHEUS_CONFIG_PATH, 'utf8'), PROMETHEUS_CONFIG_PATH, targets));
     this.prometheus = this.watch(
       new SupervisedProcess('prometheus', binary, [
         `--config.file=${configPath}`,
-        `--storage.tsdb.path=${join(this.tempDir!, 'prometheus-data')}`,
+        `--storage.tsdb.path=${join(this.workDir, 'prometheus-data')}`,
         `--web.listen-address=127.0.0.1:${this.config.prometheusPort}`,
         '--log.level=warn',
       ]),

@@ -60,7 +60,7 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
   }
   const maxFails = options.maxFails ?? 1;
   const failTimeout = options.failTimeoutSeconds ?? 10;
-  const values: Record<string, string> = {
+  const values = {
     notice: options.notice ?? 'Rendered from nginx/nginx.conf.template.',
     listen: options.listen,
     pid_file: options.pidFile,
@@ -72,8 +72,10 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
   for (const key of ['listen', 'pid_file', 'temp_dir', 'access_log'] as const) {
     if (!SAFE_VALUE.test(values[key])) throw new NginxConfigError(`invalid ${key}: ${JSON.stringify(values[key])}`);
   }
+  // A Map, so that a placeholder like {{constructor}} is unknown rather than an Object.prototype member.
+  const byName = new Map<string, string>(Object.entries(values));
   return template.replace(PLACEHOLDER, (_, name: string) => {
-    const value = values[name];
+    const value = byName.get(name);
     if (value === undefined) throw new NginxConfigError(`the template uses an unknown placeholder {{${name}}}`);
     return value;
   });

@@ -61,7 +61,7 @@ const isCpuProfile = (value: unknown): value is CpuProfile =>
 const isHeapProfile = (value: unknown): value is HeapProfile => typeof value === 'object' && value !== null && 'head' in value;
 
 /** `--analyze FILE`: summarises a whole profile (no window). */
-export async function analyzeProfileFile(file: string, text: string): Promise<string> {
+export function analyzeProfileFile(file: string, text: string): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -99,11 +99,15 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
       snapshotConnections.set(target.system, connections[0] ?? 0);
     },
     beforeLoad: async (target) => {
-      await Promise.all(target.instances.map((instance) => instance.process?.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })));
+      await Promise.all(
+        target.instances.flatMap((instance) => (instance.process ? [instance.process.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })] : [])),
+      );
     },
     afterLoad: async (target, runWindows) => {
       await Promise.all(
-        target.instances.map((instance, index) => instance.process?.probe({ op: 'heap-stop', file: join(dir, `${target.system}-${index}.heapprofile`) })),
+        target.instances.flatMap((instance, index) =>
+          instance.process ? [instance.process.probe({ op: 'heap-stop', file: join(dir, `${target.system}-${index}.heapprofile`) })] : [],
+        ),
       );
       runWindows.forEach((window, index) => {
         if (window) windows.set(`${target.system}-${index}`, window);
@@ -121,17 +125,17 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
     await session.close();
   }
   const sections: string[] = [`# Profile at ${rate} notify.user/s for ${options.durationSeconds} s`, '', '```', renderRuns(runs), '```'];
-  const diffs = new Map<SystemName, HeapDiff>();
+  const diffs = new Map<SystemName, { diff: HeapDiff; connections: number }>();
   for (const [system, connections] of snapshotConnections) {
     const read = async (moment: 'before' | 'after') => JSON.parse(await readFile(snapshot(system, moment), 'utf8')) as HeapSnapshot;
     const diff = diffHeapSnapshots(await read('before'), await read('after'));
-    diffs.set(system, diff);
+    diffs.set(system, { diff, connections });
     sections.push('', `## ${system}-0: heap retained by idle connections`, '', '```', renderHeapDiff(diff, connections), '```');
   }
   const herald = diffs.get('herald');
   const baseline = diffs.get('baseline');
   if (herald && baseline) {
-    const extra = compareHeapDiffs(herald, snapshotConnections.get('herald')!, baseline, snapshotConnections.get('baseline')!);
+    const extra = compareHeapDiffs(herald.diff, herald.connections, baseline.diff, baseline.connections);
     sections.push(
       '',
       '## Per idle connection: Herald minus baseline',

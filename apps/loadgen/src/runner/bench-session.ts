@@ -68,6 +68,7 @@ export class BenchSession {
 
   private async startTarget(system: SystemName): Promise<void> {
     const remote = this.options.remote[system];
+    const { nodeFlagsFor } = this.hooks;
     this.log(remote ? `${system}: targeting ${remote.urls.join(', ')}` : `${system}: starting redis-server and ${this.options.instances} instance(s)`);
     const target = remote
       ? await remoteTarget(system, remote.urls, remote.redisUrl)
@@ -76,7 +77,7 @@ export class BenchSession {
           jwtSecret: this.options.jwtSecret,
           nodeFlags: this.options.nodeFlags,
           heraldEnv: this.options.heraldEnv,
-          nodeFlagsFor: this.hooks.nodeFlagsFor ? (index: number) => this.hooks.nodeFlagsFor!(system, index) : undefined,
+          nodeFlagsFor: nodeFlagsFor ? (index: number) => nodeFlagsFor(system, index) : undefined,
         });
     this.targets.set(system, target);
     this.publishers.set(system, await target.createPublisher());
@@ -157,8 +158,9 @@ export class BenchSession {
   /** Publishes at `rate` for the configured duration, waits for deliveries to drain, and reports. */
   async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1, durationSeconds = this.options.durationSeconds): Promise<RunResult> {
     const target = this.target(system);
-    const publisher = this.publishers.get(system)!;
-    const setup = this.setups.find((entry) => entry.system === system)!;
+    const publisher = this.publishers.get(system);
+    const setup = this.setups.find((entry) => entry.system === system);
+    if (!publisher || !setup) throw new Error(`${system} is not part of this session`);
     const { users } = this.options;
     const runId = `${system}-${++this.runCounter}-${randomBytes(3).toString('hex')}`;
     const expectedPerDevice = Math.ceil((rate * durationSeconds) / users) + 1;
@@ -263,7 +265,7 @@ export class BenchSession {
   }
 
   private async sampleInstances(target: TargetSystem): Promise<Array<ProbeSample | undefined>> {
-    return Promise.all(target.instances.map((instance) => instance.process?.sample().catch(() => undefined)));
+    return Promise.all(target.instances.map((instance) => (instance.process ? instance.process.sample().catch(() => undefined) : Promise.resolve(undefined))));
   }
 
   /** Waits until every expected notification arrived, or nothing arrived for a while, or the drain timeout. */

@@ -29,7 +29,8 @@ interface Run {
   runId: string;
   devices: Device[];
   latencies: SampleBuffer;
-  perInstance: number[];
+  /** Deliveries by instance index; an instance that delivered nothing yet is a hole. */
+  perInstance: Array<number | undefined>;
   stale: number;
   disconnects: number;
   lastReceiptUs: number;
