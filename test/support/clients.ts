@@ -143,7 +143,7 @@ function describe(value: unknown): string {
     const { context, description } = value as Error & { context?: unknown; description?: unknown };
     return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
   }
-  return typeof value === 'object' && value !== null && 'description' in value ? describe((value as { description: unknown }).description) : String(value);
+  return typeof value === 'object' && value !== null && 'description' in value ? describe(value.description) : String(value);
 }
 
 /** For polling errors engine.io-client puts the XMLHttpRequest in `context`: keep its status and body. */

@@ -37,11 +37,16 @@ export class RedisServer {
   /** Starts the server again on the same port after `kill()`. */
   async launch(): Promise<void> {
     this.process = new ManagedProcess(`redis:${this.port}`, 'redis-server', [
-      '--port', String(this.port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--protected-mode', 'no',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
     ]);
     await waitUntil(() => this.ping(), `redis-server on port ${this.port}`, 10_000, 50).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${this.process?.tail()}`);

@@ -17,7 +17,13 @@ describe('loadClusterConfig', () => {
   });
 
   it('takes ports, REDIS_URL and a real secret from the environment', () => {
-    const config = loadClusterConfig({ HERALD_GATEWAY_PORTS: '4001, 4002', HERALD_NGINX_PORT: '4080', REDIS_URL: 'redis://10.0.0.1:6380', JWT_SECRET: 'x'.repeat(32), HERALD_PROMETHEUS: '0' });
+    const config = loadClusterConfig({
+      HERALD_GATEWAY_PORTS: '4001, 4002',
+      HERALD_NGINX_PORT: '4080',
+      REDIS_URL: 'redis://10.0.0.1:6380',
+      JWT_SECRET: 'x'.repeat(32),
+      HERALD_PROMETHEUS: '0',
+    });
     assert.deepEqual(config.gatewayPorts, [4001, 4002]);
     assert.equal(config.nginxPort, 4080);
     assert.equal(config.redisUrl, 'redis://10.0.0.1:6380');

@@ -5,7 +5,13 @@ import { z } from 'zod';
 const port = z.coerce.number().int().min(1).max(65535);
 const ports = z
   .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0).map(Number))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+      .map(Number),
+  )
   .pipe(z.array(z.number().int().min(1).max(65535)).min(1, 'at least one port'));
 
 const EnvSchema = z.object({

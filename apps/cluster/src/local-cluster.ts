@@ -5,15 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOTIFICATIONS_NAMESPACE, Patterns, encodeCommand } from '@herald/contracts';
-import {
-  COMPOSE_GATEWAYS,
-  COMPOSE_GATEWAY_PORT,
-  PROMETHEUS_CONFIG_PATH,
-  REPO_ROOT,
-  findBinary,
-  localPrometheusConfig,
-  prepareLocalNginx,
-} from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, PROMETHEUS_CONFIG_PATH, REPO_ROOT, findBinary, localPrometheusConfig, prepareLocalNginx } from '@herald/edge-config';
 import { SignJWT } from 'jose';
 import { DEVELOPMENT_JWT_SECRET, type ClusterConfig } from './cluster-config.js';
 import { durabilityWarnings, readRedisDurability, redisDurabilityArgs, redisOwningDir, redisPidFile } from './redis-durability.js';
@@ -68,7 +60,7 @@ export class LocalCluster {
     this.stopping ??= (async () => {
       say('stopping...');
       await Promise.all(this.gateways.map((gateway) => gateway.stop(GATEWAY_STOP_GRACE_MS)));
-      await Promise.all([this.nginx, this.prometheus, this.redis].map((child) => child?.stop(STOP_GRACE_MS)));
+      await Promise.all([this.nginx, this.prometheus, this.redis].filter((child) => child !== undefined).map((child) => child.stop(STOP_GRACE_MS)));
       this.removeTempDir();
       say('stopped');
     })();
@@ -84,6 +76,12 @@ export class LocalCluster {
   /** The pids of every child, for diagnostics. */
   get pids(): number[] {
     return [...this.gateways, this.nginx, this.prometheus, this.redis].flatMap((child) => (child?.pid === undefined ? [] : [child.pid]));
+  }
+
+  /** The temporary directory start() made. */
+  private get workDir(): string {
+    if (this.tempDir === undefined) throw new Error('the cluster has not been started');
+    return this.tempDir;
   }
 
   private removeTempDir(): void {
@@ -168,14 +166,14 @@ export class LocalCluster {
   }
 
   private async startNginx(): Promise<void> {
-    const prefix = join(this.tempDir!, 'nginx');
+    const prefix = join(this.workDir, 'nginx');
     mkdirSync(prefix);
     const { args, accessLogPath } = prepareLocalNginx({
       prefix,
       port: this.config.nginxPort,
       upstreams: this.config.gatewayPorts.map((port) => ({ host: '127.0.0.1', port })),
     });
-    this.nginx = this.watch(new SupervisedProcess('nginx', findBinary('nginx')!, args), 'vital');
+    this.nginx = this.watch(new SupervisedProcess('nginx', requireBinary('nginx'), args), 'vital');
     await waitFor(() => httpOk(`${this.nginxUrl}/health/ready`), `nginx on port ${this.config.nginxPort}`, 10_000, this.nginx);
     say(`nginx access log: ${accessLogPath}`);
   }
@@ -192,13 +190,15 @@ export class LocalCluster {
       return;
     }
     // Same scrape jobs and rule files as the compose stack, pointed at the local instances.
-    const targets = new Map(this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]));
-    const configPath = join(this.tempDir!, 'prometheus.yml');
+    const targets = new Map(
+      this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]),
+    );
+    const configPath = join(this.workDir, 'prometheus.yml');
     writeFileSync(configPath, localPrometheusConfig(readFileSync(PROMETHEUS_CONFIG_PATH, 'utf8'), PROMETHEUS_CONFIG_PATH, targets));
     this.prometheus = this.watch(
       new SupervisedProcess('prometheus', binary, [
         `--config.file=${configPath}`,
-        `--storage.tsdb.path=${join(this.tempDir!, 'prometheus-data')}`,
+        `--storage.tsdb.path=${join(this.workDir, 'prometheus-data')}`,
         `--web.listen-address=127.0.0.1:${this.config.prometheusPort}`,
         '--log.level=warn',
       ]),
@@ -294,4 +294,3 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
     await delay(100);
   }
 }
-

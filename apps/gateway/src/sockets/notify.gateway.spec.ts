@@ -111,7 +111,8 @@ describe('NotifyGateway', () => {
   it('counts what a client sends that is no socket.io packet as a socket error', async () => {
     const client = await join('garbled');
     const count = async () =>
-      (await metrics.registry.getSingleMetric('herald_client_errors_total')?.get())?.values.find(({ labels }) => labels['kind'] === ClientErrorKinds.SocketError)?.value ?? 0;
+      (await metrics.registry.getSingleMetric('herald_client_errors_total')?.get())?.values.find(({ labels }) => labels['kind'] === ClientErrorKinds.SocketError)
+        ?.value ?? 0;
     const before = await count();
     client.io.engine.write('not a socket.io packet');
     await waitFor(async () => (await count()) === before + 1);
