@@ -9,7 +9,10 @@ import { loadConfig } from '../apps/gateway/src/config/app-config.js';
 import { RedisInboxStore } from '../apps/gateway/src/inbox/inbox-store.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
-const PAYLOADS = { small: { text: 'Your order shipped' }, typical: { orderId: 'ord_8f2c1a', text: 'Your order #8f2c1a shipped', url: 'https://shop.example/orders/8f2c1a', items: 3 } };
+const PAYLOADS = {
+  small: { text: 'Your order shipped' },
+  typical: { orderId: 'ord_8f2c1a', text: 'Your order #8f2c1a shipped', url: 'https://shop.example/orders/8f2c1a', items: 3 },
+};
 
 async function feedBytes(client: Redis, feed: FeedKeys): Promise<number> {
   const sizes = await Promise.all([feed.log, feed.ids, feed.meta].map(async (key) => Number((await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0)));
@@ -45,7 +48,9 @@ try {
   // At the cap every append also trims one: the steady state of an active user.
   const capped = userFeedKeys('capped');
   await fill(store, capped, 2000, PAYLOADS.typical, 'cap');
-  console.log(`typical at the 1,000 cap after 2,000 appends: ${await feedBytes(client, capped)} B, XLEN ${await client.xlen(capped.log)}, ids ${await client.hlen(capped.ids)}`);
+  console.log(
+    `typical at the 1,000 cap after 2,000 appends: ${await feedBytes(client, capped)} B, XLEN ${await client.xlen(capped.log)}, ids ${await client.hlen(capped.ids)}`,
+  );
   await client.config('RESETSTAT');
   await fill(store, userFeedKeys('timing'), 10_000, PAYLOADS.typical, 'time');
   const stats = await client.info('commandstats');

@@ -47,7 +47,10 @@ describe('Redis outage', () => {
       assert.equal(status, 503);
       for (const role of ['store', 'route_sub', 'ingest', 'transport_sub']) assert.match(JSON.stringify(body), new RegExp(`redis_${role}":\\{"status":"down"`));
       assert.equal((await instance.health('live')).status, 200, 'still live: restarting it would not help');
-      await waitUntil(async () => (await instance.logsWith('redis store disconnected: nothing is stored or replayed until it reconnects (commands wait in the stream)')).length > 0, 'the outage log line');
+      await waitUntil(
+        async () => (await instance.logsWith('redis store disconnected: nothing is stored or replayed until it reconnects (commands wait in the stream)')).length > 0,
+        'the outage log line',
+      );
     }
 
     await topology.redis.launch();

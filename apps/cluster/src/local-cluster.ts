@@ -23,6 +23,12 @@ export class ClusterStartError extends Error {
   override readonly name = 'ClusterStartError';
 }
 
+function requireBinary(name: string): string {
+  const binary = findBinary(name);
+  if (binary === undefined) throw new ClusterStartError(`${name} is not on PATH`);
+  return binary;
+}
+
 /**
  * `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this
  * process. Everything but Redis's data folder (HERALD_REDIS_DIR) lives in a temporary folder removed on exit.
@@ -119,13 +125,18 @@ export class LocalCluster {
     this.redisUrl = `redis://127.0.0.1:${port}`;
     say(`Redis data in ${dir} (append-only file, fsync every second; kept on exit, delete the folder to start empty)`);
     this.redis = this.watch(
-      new SupervisedProcess('redis', findBinary('redis-server')!, [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
+      new SupervisedProcess('redis', requireBinary('redis-server'), [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
         ...redisDurabilityArgs(),
-        '--dir', dir,
-        '--pidfile', redisPidFile(dir),
-        '--loglevel', 'warning',
+        '--dir',
+        dir,
+        '--pidfile',
+        redisPidFile(dir),
+        '--loglevel',
+        'warning',
       ]),
       'vital',
     );

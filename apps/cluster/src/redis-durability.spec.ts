@@ -22,7 +22,7 @@ describe('redis durability of the local cluster', () => {
     assert.match(durabilityWarnings({ appendonly: 'yes', appendfsync: 'no', 'maxmemory-policy': 'noeviction' }).join('\n'), /appendfsync/);
     const evicting = durabilityWarnings({ appendonly: 'yes', appendfsync: 'everysec', 'maxmemory-policy': 'volatile-lru' });
     assert.equal(evicting.length, 1);
-    assert.match(evicting[0]!, /volatile-lru/);
+    assert.match(evicting[0], /volatile-lru/);
   });
 
   it('sees a data folder as taken only while a redis-server of its pid file runs', () => {

@@ -56,7 +56,7 @@ export async function readRedisDurability(url: string): Promise<RedisDurability 
   try {
     await client.connect();
     const reply = await client.configGet(Object.keys(REDIS_DURABILITY));
-    const settings = Object.fromEntries(Object.keys(REDIS_DURABILITY).map((name) => [name, String(reply[name] ?? '?')]));
+    const settings = Object.fromEntries(Object.keys(REDIS_DURABILITY).map((name) => [name, reply[name] ?? '?']));
     return settings as RedisDurability;
   } catch {
     return undefined;

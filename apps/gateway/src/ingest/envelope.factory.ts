@@ -8,11 +8,7 @@ import type { NotificationEnvelope, NotifyPattern } from '@herald/contracts';
  * for identical content set `id` (the SDK always does) or `sentAt`.
  */
 export function deriveNotificationId(pattern: NotifyPattern, rawData: unknown): string {
-  const hash = createHash('sha1')
-    .update(pattern)
-    .update('\n')
-    .update(JSON.stringify(rawData) ?? '')
-    .digest();
+  const hash = createHash('sha1').update(pattern).update('\n').update(jsonText(rawData)).digest();
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
@@ -54,3 +50,9 @@ export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, r
 export function envelopePrefix(envelope: UnstoredEnvelope): string {
   return JSON.stringify(envelope).slice(0, -1);
 }
+
+/** JSON.stringify gives undefined for what JSON cannot represent, whatever its declared type says. */
+export function jsonText(value: unknown): string {
+  return stringify(value) ?? '';
+}
+const stringify: (value: unknown) => string | undefined = JSON.stringify;

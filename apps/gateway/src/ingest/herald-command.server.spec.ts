@@ -23,15 +23,18 @@ describe('HeraldCommandServer', () => {
     const server = new HeraldCommandServer({ redisUrl: redis.url, consumer, claimIdleMs: 200, maxAttempts: 3, onDeadLetter: (pattern) => deadLettered.push(pattern) });
     const handler = (pattern: string) => async (data: unknown, context: CommandContext) => {
       const key = JSON.stringify(data);
-      if (failing.has(key)) {
-        failing.set(key, failing.get(key)! + 1);
+      const tries = failing.get(key);
+      if (tries !== undefined) {
+        failing.set(key, tries + 1);
         throw new Error(`cannot store ${key}`);
       }
       calls.push({ pattern, data: data instanceof MalformedCommand ? data.reason : data, source: context.source });
     };
     server.addHandler(Patterns.NotifyUser, handler(Patterns.NotifyUser), true);
     server.addHandler(Patterns.PresenceQuery, async (data: unknown) => ({ echo: data }), false);
-    await new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.listen((error?: unknown) => (error ? reject(error instanceof Error ? error : new Error('listen failed')) : resolve())),
+    );
     servers.push(server);
     return server;
   };

@@ -1,9 +1,19 @@
 import { Logger } from '@nestjs/common';
 import { BaseRpcContext, Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
-import { COMMAND_GROUP, COMMAND_STREAM, CommandRejectReasons, DEAD_LETTER_STREAM, RedisClientRoles, replyChannel, type Pattern, type RedisClientRoleLabel } from '@herald/contracts';
+import {
+  COMMAND_GROUP,
+  COMMAND_STREAM,
+  CommandRejectReasons,
+  DEAD_LETTER_STREAM,
+  RedisClientRoles,
+  replyChannel,
+  type Pattern,
+  type RedisClientRoleLabel,
+} from '@herald/contracts';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { CommandDeserializer, MalformedCommand } from './command.deserializer.js';
+import { jsonText } from './envelope.factory.js';
 
 export interface HeraldCommandServerOptions {
   redisUrl: string;
@@ -69,10 +79,12 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     this.blockMs = options.blockMs ?? 1000;
   }
 
-  on(event: 'connection', callback: ConnectionListener): void {
-    if (event === 'connection') this.connectionListeners.push(callback);
+  /** The only event: a Redis client of the transport connected or disconnected (RedisStatusService listens). */
+  on(_event: 'connection', callback: ConnectionListener): void {
+    this.connectionListeners.push(callback);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- Nest's Server declares unwrap<T>()
   unwrap<T>(): T {
     return this.clients as T;
   }
@@ -141,26 +153,50 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     }
   }
 
+  /** Read anew after every await (a plain field read is narrowed by the loop condition). */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
   private get writer(): Redis {
-    return this.clients.get(RedisClientRoles.TransportPub)!;
+    return this.role(RedisClientRoles.TransportPub);
+  }
+
+  private role(role: RedisClientRoleLabel): Redis {
+    const client = this.clients.get(role);
+    if (client === undefined) throw new Error(`HeraldCommandServer: no ${role} client before listen()`);
+    return client;
   }
 
   private async readLoop(): Promise<void> {
-    const reader = this.clients.get(RedisClientRoles.Ingest)!;
+    const reader = this.role(RedisClientRoles.Ingest);
     while (!this.closed) {
       let reply: unknown;
       try {
-        reply = await reader.call('XREADGROUP', 'GROUP', COMMAND_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', COMMAND_STREAM, '>');
+        reply = await reader.call(
+          'XREADGROUP',
+          'GROUP',
+          COMMAND_GROUP,
+          this.options.consumer,
+          'COUNT',
+          this.batchSize,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          COMMAND_STREAM,
+          '>',
+        );
       } catch (error) {
-        if (this.closed) return;
+        if (this.isClosed()) return;
         // A Redis that lost its data (no persistence) has no group any more: create it again.
         if (String(error).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
         else this.log.warn(`reading the command stream failed: ${String(error)}`);
         await delay(200);
         continue;
       }
+      // One stream asked, so one [name, entries] pair, or null when the block timed out.
       const streams = reply as Array<[string, StreamEntry[]]> | null;
-      if (streams?.[0] !== undefined) await this.process(streams[0][1]);
+      if (streams !== null && streams.length > 0) await this.process(streams[0][1]);
     }
   }
 
@@ -173,7 +209,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
     if (done.length === 0) return;
     try {
-      await this.writer.multi().xack(COMMAND_STREAM, COMMAND_GROUP, ...done).xdel(COMMAND_STREAM, ...done).exec();
+      await this.writer
+        .multi()
+        .xack(COMMAND_STREAM, COMMAND_GROUP, ...done)
+        .xdel(COMMAND_STREAM, ...done)
+        .exec();
     } catch (error) {
       // Not acknowledged: they are claimed again later and deduplicated by the store.
       this.log.warn(`acknowledging ${done.length} command(s) failed: ${String(error)}`);
@@ -233,8 +273,9 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
       else retry.push(id);
     }
     if (retry.length > 0) {
-      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<StreamEntry | null>;
-      await this.process(claimed.filter((entry): entry is StreamEntry => entry !== null && entry[1] !== null));
+      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
+      // An entry deleted meanwhile comes back empty (or not at all): nothing to do for it.
+      await this.process(claimed.filter((entry): entry is StreamEntry => entry?.[1] != null));
     }
     if (++this.reclaimRounds % 100 === 0) await this.forgetIdleConsumers();
   }
@@ -276,7 +317,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const context = new CommandContext([channel, 'pubsub', undefined]);
     if (packet.id !== undefined && !handler.isEventHandler) {
       const id = packet.id;
-      this.handleRequest(context, async () => this.transformToObservable(await handler(packet.data, context)), (response) => this.reply(channel, id, response));
+      this.handleRequest(
+        context,
+        async () => this.transformToObservable(await handler(packet.data, context)),
+        (response) => this.reply(channel, id, response),
+      );
       return;
     }
     // Not retried: a pub/sub command lives only as long as its delivery. Publishers that need retries use the stream.
@@ -338,4 +383,4 @@ async function connected(client: Redis): Promise<void> {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'object' ? JSON.stringify(error) : String(error));
+const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'string' ? error : jsonText(error) || 'unknown error');

@@ -20,9 +20,8 @@ import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { waitUntil } from '../../../../test/support/wait.js';
 import { InboxStore, type AppendResult, type FeedRange, type NewNotification } from '../inbox/inbox-store.js';
-import type { MetricsService } from '../ops/metrics.service.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
-import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
+import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The store's contract in memory: dense sequences per feed, an epoch, trimming; every append is routed unless muted. */
 class MemoryStore extends InboxStore {
@@ -106,7 +105,7 @@ interface Device {
 
 describe('FeedDeliveryService', () => {
   let http: HttpServer;
-  let io: Server;
+  let io: NotificationServer;
   let namespace: NotificationNamespace;
   let router: FakeRouter;
   let store: MemoryStore;
@@ -117,12 +116,22 @@ describe('FeedDeliveryService', () => {
 
   const notify = async (userId: string, n: number): Promise<void> => {
     const id = `n${++sequence}`;
-    await store.append(userFeedKeys(userId), { id, envelopePrefix: JSON.stringify({ id, type: 't', data: n, createdAt: new Date(0).toISOString() }).slice(0, -1), pattern: 'notify.user', createdAtMs: Date.now() });
+    await store.append(userFeedKeys(userId), {
+      id,
+      envelopePrefix: JSON.stringify({ id, type: 't', data: n, createdAt: new Date(0).toISOString() }).slice(0, -1),
+      pattern: 'notify.user',
+      createdAtMs: Date.now(),
+    });
   };
 
   const device = async (userId: string, auth: Record<string, unknown> = {}): Promise<Device> => {
     const { port } = http.address() as AddressInfo;
-    const client = connect(`http://127.0.0.1:${port}${NOTIFICATIONS_NAMESPACE}`, { transports: ['websocket'], auth: { user: userId, ...auth }, reconnection: false, forceNew: true });
+    const client = connect(`http://127.0.0.1:${port}${NOTIFICATIONS_NAMESPACE}`, {
+      transports: ['websocket'],
+      auth: { user: userId, ...auth },
+      reconnection: false,
+      forceNew: true,
+    });
     clients.push(client);
     const received: NotificationEnvelope[] = [];
     const ready: SessionReadyPayload[] = [];
@@ -142,7 +151,7 @@ describe('FeedDeliveryService', () => {
     store = new MemoryStore(router);
     metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
     const logger = { warn: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    delivery = new FeedDeliveryService(store, router as unknown as ShardedRouter, metrics as MetricsService, logger);
+    delivery = new FeedDeliveryService(store, router as unknown as ShardedRouter, metrics, logger);
     await delivery.bind(namespace);
     namespace.on('connection', (socket: NotificationSocket) => {
       const auth = socket.handshake.auth as Record<string, unknown>;
@@ -156,7 +165,7 @@ describe('FeedDeliveryService', () => {
 
   after(async () => {
     for (const client of clients) client.close();
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await io.close();
   });
 
   it('without since: replays nothing, reports the head, then delivers live notifications in order', async () => {
@@ -225,8 +234,9 @@ describe('FeedDeliveryService', () => {
   it('a duplicate routed notification is not written twice', async () => {
     const flo = await device('flo');
     await notify('flo', 1);
-    const [only] = store.feeds.get(userFeedKeys('flo').log)!.entries;
-    router.publish(userFeedKeys('flo').route, `ep1.1 notify.user 0 ${only!.json}`);
+    const [only] = store.feeds.get(userFeedKeys('flo').log)?.entries ?? [];
+    assert.ok(only);
+    router.publish(userFeedKeys('flo').route, `ep1.1 notify.user 0 ${only.json}`);
     await notify('flo', 2);
     await waitUntil(() => flo.received.length === 2, 'two', 5000, 5);
     assert.deepEqual(data(flo), [1, 2]);
@@ -288,13 +298,23 @@ describe('FeedDeliveryService', () => {
 
   it('broadcasts reach every socket, resume from broadcastSince, and keep their own cursor', async () => {
     const before = await device('mia');
-    await store.append(BROADCAST_FEED_KEYS, { id: 'b1', envelopePrefix: '{"id":"b1","type":"b","data":1,"createdAt":"1970-01-01T00:00:00.000Z","feed":"broadcast"', pattern: 'notify.broadcast', createdAtMs: 0 });
+    await store.append(BROADCAST_FEED_KEYS, {
+      id: 'b1',
+      envelopePrefix: '{"id":"b1","type":"b","data":1,"createdAt":"1970-01-01T00:00:00.000Z","feed":"broadcast"',
+      pattern: 'notify.broadcast',
+      createdAtMs: 0,
+    });
     await waitUntil(() => before.received.length === 1, 'live broadcast', 5000, 5);
     assert.equal(before.received[0]?.feed, 'broadcast');
-    const cursor = before.received[0]!.cursor;
-    await store.append(BROADCAST_FEED_KEYS, { id: 'b2', envelopePrefix: '{"id":"b2","type":"b","data":2,"createdAt":"1970-01-01T00:00:00.000Z","feed":"broadcast"', pattern: 'notify.broadcast', createdAtMs: 0 });
+    const cursor = before.received[0].cursor;
+    await store.append(BROADCAST_FEED_KEYS, {
+      id: 'b2',
+      envelopePrefix: '{"id":"b2","type":"b","data":2,"createdAt":"1970-01-01T00:00:00.000Z","feed":"broadcast"',
+      pattern: 'notify.broadcast',
+      createdAtMs: 0,
+    });
     const resumed = await device('ned', { broadcastSince: cursor });
     assert.deepEqual(data(resumed), [2]);
-    assert.deepEqual(resumed.ready[0]?.broadcast, { cursor: resumed.received[0]!.cursor, recovered: true, replayed: 1 });
+    assert.deepEqual(resumed.ready[0]?.broadcast, { cursor: resumed.received[0].cursor, recovered: true, replayed: 1 });
   });
 });

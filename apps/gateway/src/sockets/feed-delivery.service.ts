@@ -96,7 +96,7 @@ export class FeedDeliveryService {
     this.namespace = namespace;
     this.writer = new SocketWriter(namespace);
     this.metrics.setFastJsonFraming(this.writer.fastJson);
-    if (!this.writer.fastJson) this.logger.warn("socket.io encodes differently than expected: notifications are parsed and re-encoded (slower)");
+    if (!this.writer.fastJson) this.logger.warn('socket.io encodes differently than expected: notifications are parsed and re-encoded (slower)');
     this.router.onMessage((channel, message) => this.route(channel, message));
     this.router.onResubscribed(() => this.catchUpEveryone());
     return this.router.join(BROADCAST_FEED_KEYS.route);
@@ -111,9 +111,9 @@ export class FeedDeliveryService {
     const device: Device = { socket, user: newState('user', userKeys), broadcast: newState('broadcast', BROADCAST_FEED_KEYS) };
     this.devices.set(socket, device);
     await this.router.join(userKeys.route);
-    if (!socket.connected) return;
+    if (gone(socket)) return;
     const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
-    if (!socket.connected) return;
+    if (gone(socket)) return;
     socket.emit(ClientEvents.SessionReady, { ...user, broadcast });
     this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? 'replayed' : 'none'));
     await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
@@ -229,7 +229,7 @@ export class FeedDeliveryService {
       }
       for (const item of range.items) {
         if (item.seq <= state.seq) continue;
-        if (!device.socket.connected) return { replayed, first, firstSeq };
+        if (gone(device.socket)) return { replayed, first, firstSeq };
         state.seq = item.seq;
         this.write(device, this.writer.encodeJson(ClientEvents.Notification, item.envelopeJson));
         if (firstSeq === null) {
@@ -251,7 +251,7 @@ export class FeedDeliveryService {
     const pending = state.pending ?? [];
     state.pending = pending;
     for (let index = 0; index < pending.length; index++) {
-      const notification = pending[index]!;
+      const notification = pending[index];
       let verdict = verdictOf(state, notification.message);
       if (verdict === 'gap') {
         await this.replay(device, state);
@@ -268,7 +268,7 @@ export class FeedDeliveryService {
   /** A socket saw a gap: fill it from the store, then let the waiting live notifications through. */
   private async catchUp(device: Device, state: FeedState): Promise<void> {
     for (;;) {
-      if (!device.socket.connected) return;
+      if (gone(device.socket)) return;
       try {
         await this.replay(device, state);
         await this.flush(device, state);
@@ -301,6 +301,9 @@ export class FeedDeliveryService {
   }
 }
 
+/** Whether the socket disconnected: checked again after every await, whatever was known before it. */
+const gone = (socket: { readonly connected: boolean }): boolean => !socket.connected;
+
 const newState = (feed: Feed, keys: FeedKeys): FeedState => ({ feed, keys, epoch: null, seq: 0, syncing: true, pending: undefined });
 
 function moveTo(state: FeedState, epoch: string | null, seq: number): void {
@@ -317,4 +320,4 @@ function verdictOf(state: FeedState, message: RouteMessage): Verdict {
   return seq <= state.seq ? 'skip' : 'gap';
 }
 
-const patternLabel = (pattern: string): NotifyPattern => (NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser;
+const patternLabel = (pattern: string): NotifyPattern => ((NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser);

@@ -62,7 +62,7 @@ describe('SocketWriter', () => {
 
   after(async () => {
     for (const client of clients) client.close();
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await io.close();
   });
 
   it('writes the finished frame straight to an idle WebSocket, and the client decodes what socket.io would have sent', async () => {
