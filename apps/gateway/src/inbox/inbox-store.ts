@@ -150,9 +150,11 @@ const READ = load(READ_SCRIPT);
 
 const seqOf = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf('-')));
 
-/** 10 base-36 characters: a new feed's epoch. */
-const newEpoch = (): string =>
-  BigInt(`0x${randomBytes(7).toString('hex')}`)
-    .toString(36)
-    .padStart(10, '0')
-    .slice(-10);
+/**
+ * The epoch a feed gets if this append creates it. Only a feed with no meta (new, expired, or lost) takes it, so it must
+ * differ from any epoch the same feed had before: the time in milliseconds does (a feed cannot be created twice in the
+ * same millisecond by one instance: its meta has to vanish in between), and the instance's random part tells instances
+ * apart. Cheaper than random bytes for every append, which is what this is computed for.
+ */
+const INSTANCE_SALT = randomBytes(3).toString('hex').slice(0, 4);
+const newEpoch = (): string => `${Date.now().toString(36)}${INSTANCE_SALT}`;

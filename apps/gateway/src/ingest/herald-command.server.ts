@@ -45,6 +45,9 @@ export class CommandContext extends BaseRpcContext<[pattern: string, source: 'st
 type ConnectionListener = (role: RedisClientRoleLabel, connected: boolean) => void;
 type StreamEntry = [id: string, fields: string[]];
 
+/** Batches read but not yet stored and acknowledged, at most. */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 /**
  * Herald's command transport: the `@EventPattern` / `@MessagePattern` handlers of the ingest module, fed from two
  * sources.
@@ -168,9 +171,20 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     return client;
   }
 
+  /**
+   * Reads the next batch as soon as the previous one's handlers have started, not once they are done: a command that
+   * arrives meanwhile does not wait for the previous batch's stores and acknowledgement. Batches still keep their
+   * order in Redis (each one's store calls are issued before the next is read), and at most MAX_BATCHES_IN_FLIGHT
+   * are unfinished at once.
+   */
   private async readLoop(): Promise<void> {
     const reader = this.role(RedisClientRoles.Ingest);
+    const inFlight = new Set<Promise<void>>();
     while (!this.closed) {
+      if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
+        await Promise.race(inFlight);
+        continue;
+      }
       let reply: unknown;
       try {
         reply = await reader.call(
@@ -196,8 +210,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
       }
       // One stream asked, so one [name, entries] pair, or null when the block timed out.
       const streams = reply as Array<[string, StreamEntry[]]> | null;
-      if (streams !== null && streams.length > 0) await this.process(streams[0][1]);
+      if (streams === null || streams.length === 0) continue;
+      const batch = this.process(streams[0][1]).finally(() => inFlight.delete(batch));
+      inFlight.add(batch);
     }
+    await Promise.all(inFlight);
   }
 
   /**

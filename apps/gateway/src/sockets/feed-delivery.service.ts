@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   BROADCAST_FEED_KEYS,
   ClientEvents,
+  Feeds,
   GapReasons,
   NOTIFY_PATTERNS,
   Patterns,
@@ -42,7 +43,6 @@ export interface ResumeRequest {
  */
 interface FeedState {
   readonly feed: Feed;
-  readonly keys: FeedKeys;
   epoch: string | null;
   seq: number;
   /** While true, live notifications wait in `pending`: a replay or catch-up is writing older ones. */
@@ -108,7 +108,7 @@ export class FeedDeliveryService {
    */
   async attach(socket: NotificationSocket, resume: ResumeRequest): Promise<void> {
     const userKeys = userFeedKeys(socket.data.userId);
-    const device: Device = { socket, user: newState('user', userKeys), broadcast: newState('broadcast', BROADCAST_FEED_KEYS) };
+    const device: Device = { socket, user: newState(Feeds.User), broadcast: newState(Feeds.Broadcast) };
     this.devices.set(socket, device);
     await this.router.join(userKeys.route);
     if (gone(socket)) return;
@@ -123,7 +123,7 @@ export class FeedDeliveryService {
     const device = this.devices.get(socket);
     if (device === undefined) return;
     this.devices.delete(socket);
-    this.router.leave(device.user.keys.route);
+    this.router.leave(keysOf(device, device.user).route);
   }
 
   /** Sockets of this user on this instance. */
@@ -189,7 +189,7 @@ export class FeedDeliveryService {
 
   /** Replays what came after the client's cursor; leaves the state syncing (live ones wait until `flush`). */
   private async resume(device: Device, state: FeedState, since: unknown): Promise<FeedReady> {
-    const head = await this.store.readAfter(state.keys, 0, 0);
+    const head = await this.store.readAfter(keysOf(device, state), 0, 0);
     if (since === undefined || since === null) {
       moveTo(state, head.epoch, head.head);
       return { cursor: cursorOf(head), recovered: true, replayed: 0 };
@@ -221,7 +221,7 @@ export class FeedDeliveryService {
     let first: string | null = null;
     let firstSeq: number | null = null;
     for (;;) {
-      const range = await this.store.readAfter(state.keys, state.seq, PAGE);
+      const range = await this.store.readAfter(keysOf(device, state), state.seq, PAGE);
       if (range.epoch === null) return { replayed, first, firstSeq };
       if (range.epoch !== state.epoch) {
         moveTo(state, range.epoch, 0);
@@ -304,7 +304,10 @@ export class FeedDeliveryService {
 /** Whether the socket disconnected: checked again after every await, whatever was known before it. */
 const gone = (socket: { readonly connected: boolean }): boolean => !socket.connected;
 
-const newState = (feed: Feed, keys: FeedKeys): FeedState => ({ feed, keys, epoch: null, seq: 0, syncing: true, pending: undefined });
+const newState = (feed: Feed): FeedState => ({ feed, epoch: null, seq: 0, syncing: true, pending: undefined });
+
+/** Built when needed (connect, catch-up, disconnect) rather than kept: four strings per idle socket add up. */
+const keysOf = (device: Device, state: FeedState): FeedKeys => (state.feed === Feeds.User ? userFeedKeys(device.socket.data.userId) : BROADCAST_FEED_KEYS);
 
 function moveTo(state: FeedState, epoch: string | null, seq: number): void {
   state.epoch = epoch;
