@@ -39,6 +39,8 @@ async function scrapes(): Promise<void> {
   let bytes = 0;
   const started = performance.now();
   for (let i = 0; i < SCRAPES; i += 1) bytes = (await metrics.exposition()).length;
-  console.log(`${'scrape (registry.metrics(), default metrics included)'.padEnd(58)} ${((performance.now() - started) / SCRAPES).toFixed(3).padStart(7)} ms/scrape, ${bytes} bytes`);
+  console.log(
+    `${'scrape (registry.metrics(), default metrics included)'.padEnd(58)} ${((performance.now() - started) / SCRAPES).toFixed(3).padStart(7)} ms/scrape, ${bytes} bytes`,
+  );
 }
 await scrapes();

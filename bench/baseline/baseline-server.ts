@@ -65,8 +65,8 @@ httpServer.listen(port, host, () => process.stdout.write(`baseline listening on 
 
 const shutdown = (): void => {
   ready = false;
-  io.close(() => {
-    Promise.allSettled([pub.close(), sub.close()]).finally(() => process.exit(0));
+  void io.close(() => {
+    void Promise.allSettled([pub.close(), sub.close()]).finally(() => process.exit(0));
   });
 };
 process.once('SIGTERM', shutdown);

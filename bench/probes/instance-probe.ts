@@ -13,8 +13,7 @@ import { PROBE_TAG, type GcPauses, type ProbeReply, type ProbeRequest, type Prob
 // prom-client's default; the histogram records the whole timer interval, so the resolution is subtracted below.
 const RESOLUTION_MS = 10;
 
-const isProbeRequest = (message: unknown): message is ProbeRequest =>
-  typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROBE_TAG;
+const isProbeRequest = (message: unknown): message is ProbeRequest => typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROBE_TAG;
 
 if (typeof process.send === 'function') {
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });

@@ -27,6 +27,10 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
   const config = topologyConfig();
   let stack: ComposeStack | undefined;
   const clients: TestClient[] = [];
+  const upStack = (): ComposeStack => {
+    assert.ok(stack, 'the stack did not come up');
+    return stack;
+  };
 
   before(async () => {
     stack = await ComposeStack.up({
@@ -49,8 +53,18 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
   });
 
   it('runs redis, three gateways, nginx and prometheus, each healthy by its own health check; no grafana', async () => {
-    assert.deepEqual((await stack!.runningServices()).sort(), [...SERVICES].sort());
-    for (const service of SERVICES) assert.equal(await stack!.health(service), 'healthy', service);
+    assert.deepEqual((await upStack().runningServices()).sort(), [...SERVICES].sort());
+    for (const service of SERVICES) assert.equal(await upStack().health(service), 'healthy', service);
+  });
+
+  it('redis persists: AOF fsynced every second, noeviction (docs/operations.md#redis-durability)', async () => {
+    const result = await stack!.container('redis').exec(['redis-cli', 'CONFIG', 'GET', 'appendonly', 'appendfsync', 'maxmemory-policy']);
+    assert.equal(result.exitCode, 0, result.output);
+    const [appendonly, appendfsync, policy] = ['appendonly', 'appendfsync', 'maxmemory-policy'].map((name) => {
+      const lines = result.stdout.trim().split('\n');
+      return lines[lines.indexOf(name) + 1];
+    });
+    assert.deepEqual({ appendonly, appendfsync, policy }, { appendonly: 'yes', appendfsync: 'everysec', policy: 'noeviction' });
   });
 
   it('a client connected through nginx on 8080 receives a command published to the compose Redis exactly once', async () => {
@@ -60,16 +74,16 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
     const other = await connectClient(NGINX_URL, await token('someone-else'));
     clients.push(phone, laptop, other);
 
-    const receivers = await stack!.publish(Patterns.NotifyUser, { userId: 'compose-user', type: 'from-compose', data: { n: 1 } });
+    const receivers = await upStack().publish(Patterns.NotifyUser, { userId: 'compose-user', type: 'from-compose', data: { n: 1 } });
     assert.equal(receivers, COMPOSE_GATEWAYS.length, 'every gateway subscribes to notify.user once');
     // Commands are handled in order: once the barrier is in, the first command was handled everywhere.
-    await stack!.publish(Patterns.NotifyBroadcast, { type: 'barrier', data: null });
+    await upStack().publish(Patterns.NotifyBroadcast, { type: 'barrier', data: null });
     await Promise.all([phone, laptop, other].map((client) => client.waitForType('barrier', 1, 20_000)));
 
     assert.equal(phone.ofType('from-compose').length, 1);
     assert.equal(laptop.ofType('from-compose').length, 1);
-    assert.equal(phone.ofType('from-compose')[0]!.id, laptop.ofType('from-compose')[0]!.id);
-    assert.deepEqual(phone.ofType('from-compose')[0]!.data, { n: 1 });
+    assert.equal(phone.ofType('from-compose')[0].id, laptop.ofType('from-compose')[0].id);
+    assert.deepEqual(phone.ofType('from-compose')[0].data, { n: 1 });
     assert.equal(other.ofType('from-compose').length, 0);
   });
 
@@ -91,17 +105,25 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
 
     const rules = await prometheus.rules();
     assert.deepEqual(
-      rules.filter((rule) => rule.type === 'alerting').map((rule) => rule.name).sort(),
-      loadAlertRules().map((rule) => rule.alert).sort(),
+      rules
+        .filter((rule) => rule.type === 'alerting')
+        .map((rule) => rule.name)
+        .sort(),
+      loadAlertRules()
+        .map((rule) => rule.alert)
+        .sort(),
     );
     const up = await prometheus.vector(`up{job="${JOB}"}`);
-    assert.deepEqual(up.map((sample) => Number(sample.value[1])), [1, 1, 1]);
+    assert.deepEqual(
+      up.map((sample) => Number(sample.value[1])),
+      [1, 1, 1],
+    );
   });
 
   it('compose down removes every container and network of the project', async () => {
     // Clients first: nginx stops gracefully (SIGQUIT), waiting for open WebSockets until compose's 10 s timeout.
     for (const client of clients) client.close();
-    await stack!.down();
-    assert.deepEqual(await stack!.leftovers(), { containers: [], networks: [] });
+    await upStack().down();
+    assert.deepEqual(await upStack().leftovers(), { containers: [], networks: [] });
   });
 });

@@ -47,6 +47,7 @@ describe('alert rules: promtool checks and unit tests', () => {
 
   it('has the alerts ops asked for, each with a severity, a summary, a description and a first action', () => {
     assert.deepEqual(rules.map((rule) => rule.alert).sort(), [
+      'HeraldCommandsDeadLettered',
       'HeraldCommandsRejected',
       'HeraldConnectionRejectionSpike',
       'HeraldDeliveryLatencyHigh',

@@ -10,17 +10,20 @@ const cli = (...args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { 
 describe('the herald CLI (README quick start)', () => {
   let redis: RedisServer;
   let cluster: GatewayCluster;
-  let client: TestClient;
+  let client: TestClient | undefined;
+  /** What before() started, stopped in reverse order: before() may fail part-way. */
+  const started: Array<() => Promise<void>> = [];
 
   before(async () => {
     redis = await RedisServer.start();
+    started.push(() => redis.stop());
     cluster = await GatewayCluster.start(2, { redisUrl: redis.url });
+    started.push(() => cluster.stop());
   });
 
   after(async () => {
     client?.close();
-    await cluster?.stop();
-    await redis?.stop();
+    for (const stop of started.reverse()) await stop();
   });
 
   it('signs a token a gateway accepts, publishes a notification to it, and reports presence', async () => {
@@ -30,13 +33,16 @@ describe('the herald CLI (README quick start)', () => {
     const { stdout: published } = await cli('notify', '--redis', redis.url, '--user', '42', '--type', 'hello', '--data', '{"text":"hi"}');
     const id = /^published (\S+)$/m.exec(published)?.[1];
     const [received] = await client.waitForType('hello');
-    assert.deepEqual({ id: received!.id, data: received!.data }, { id, data: { text: 'hi' } });
+    assert.deepEqual({ id: received.id, data: received.data }, { id, data: { text: 'hi' } });
 
     const { stdout: presence } = await cli('presence', '--redis', redis.url, '--user', '42');
     assert.deepEqual(JSON.parse(presence), { userId: '42', online: true, connections: 1 });
   });
 
   it('exits 2 with a usage message on bad input', async () => {
-    await assert.rejects(cli('notify', '--user', '42', '--data', '{oops'), (error: { code?: number; stderr?: string }) => error.code === 2 && /--data must be JSON/.test(error.stderr ?? ''));
+    await assert.rejects(
+      cli('notify', '--user', '42', '--data', '{oops'),
+      (error: { code?: number; stderr?: string }) => error.code === 2 && /--data must be JSON/.test(error.stderr ?? ''),
+    );
   });
 });

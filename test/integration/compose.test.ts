@@ -3,14 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  COMPOSE_GATEWAYS,
-  COMPOSE_NGINX_CONF_PATH,
-  COMPOSE_NGINX_OPTIONS,
-  COMPOSE_NGINX_PORT,
-  renderNginxConfig,
-  upstreamServersOf,
-} from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_NGINX_CONF_PATH, COMPOSE_NGINX_OPTIONS, COMPOSE_NGINX_PORT, renderNginxConfig, upstreamServersOf } from '@herald/edge-config';
 import { REPO_ROOT, composeConfig, type ComposeModel, type ComposeService } from '@herald/testing';
 import { parse } from 'yaml';
 
@@ -25,15 +18,14 @@ const service = (model: ComposeModel, name: string): ComposeService => {
   return found;
 };
 
-const publishedPorts = (svc: ComposeService): string[] =>
-  (svc.ports ?? []).map((port) => (typeof port === 'string' ? port : `${port.published}:${port.target}`));
+const publishedPorts = (svc: ComposeService): string[] => (svc.ports ?? []).map((port) => (typeof port === 'string' ? port : `${port.published}:${port.target}`));
 
 /** `source -> target` of every bind mount, with sources relative to the repository. */
 const bindMounts = (svc: ComposeService): Array<{ source: string; target: string }> =>
   (svc.volumes ?? []).map((volume) => {
     if (typeof volume !== 'string') return { source: volume.source, target: volume.target };
     const [source, target] = volume.split(':');
-    return { source: source!, target: target! };
+    return { source, target };
   });
 
 const relativeToRepo = (path: string): string => (path.startsWith(REPO_ROOT) ? path.slice(REPO_ROOT.length + 1) : path);
@@ -44,8 +36,8 @@ describe('docker-compose.yml (checked without an engine)', () => {
 
   before(async () => {
     const checked = await composeConfig(COMPOSE_FILE);
-    assert.ok(checked.ok, `docker-compose config rejected docker-compose.yml:\n${checked.output}`);
-    model = checked.model!;
+    assert.ok(checked.ok && checked.model, `docker-compose config rejected docker-compose.yml:\n${checked.output}`);
+    model = checked.model;
     scratch = mkdtempSync(join(tmpdir(), 'herald-compose-'));
   });
 
@@ -76,10 +68,11 @@ describe('docker-compose.yml (checked without an engine)', () => {
       for (const port of publishedPorts(svc)) assert.match(port, /^127\.0\.0\.1:/, `${name} publishes ${port}`);
     }
     for (const name of COMPOSE_GATEWAYS) {
-      const gateway = service(model, name);
-      assert.equal(gateway.environment?.['PORT'], '3000');
-      assert.equal(gateway.environment?.['INSTANCE_ID'], name);
-      assert.equal(gateway.environment?.['REDIS_URL'], 'redis://redis:6379');
+      const environment = service(model, name).environment;
+      assert.ok(environment, `${name} has no environment`);
+      assert.equal(environment['PORT'], '3000');
+      assert.equal(environment['INSTANCE_ID'], name);
+      assert.equal(environment['REDIS_URL'], 'redis://redis:6379');
     }
   });
 
@@ -93,7 +86,9 @@ describe('docker-compose.yml (checked without an engine)', () => {
       for (const [dependency, { condition }] of Object.entries(svc.depends_on ?? {})) {
         assert.ok(model.services[dependency], `${name} depends on unknown service ${dependency}`);
         if (condition !== 'service_healthy') continue;
-        const checked = model.services[dependency]!.healthcheck !== undefined || (model.services[dependency]!.build !== undefined && /^HEALTHCHECK .*\/health\/ready/m.test(dockerfile.replace(/\\\n/g, ' ')));
+        const checked =
+          model.services[dependency].healthcheck !== undefined ||
+          (model.services[dependency].build !== undefined && /^HEALTHCHECK .*\/health\/ready/m.test(dockerfile.replace(/\\\n/g, ' ')));
         assert.ok(checked, `${name} waits for ${dependency} to be healthy, but ${dependency} has no health check`);
       }
     }
@@ -109,11 +104,12 @@ describe('docker-compose.yml (checked without an engine)', () => {
 
     const mirror = Object.fromEntries([...IMAGE_VARIABLES, 'NODE_IMAGE'].map((variable) => [variable, `mirror.internal/${variable.toLowerCase()}:1`]));
     const overridden = await composeConfig(COMPOSE_FILE, mirror);
-    assert.ok(overridden.ok, overridden.output);
-    const images = Object.values(overridden.model!.services).map((svc) => svc.image);
+    assert.ok(overridden.ok && overridden.model, overridden.output);
+    const overriddenModel = overridden.model;
+    const images = Object.values(overriddenModel.services).map((svc) => svc.image);
     for (const image of images) assert.match(image ?? '', /^mirror\.internal\//);
     for (const name of COMPOSE_GATEWAYS) {
-      assert.deepEqual((service(overridden.model!, name).build as { args?: Record<string, string> }).args, { NODE_IMAGE: mirror['NODE_IMAGE'] });
+      assert.deepEqual((service(overriddenModel, name).build as { args?: Record<string, string> }).args, { NODE_IMAGE: mirror['NODE_IMAGE'] });
     }
   });
 
@@ -167,7 +163,7 @@ describe('docker-compose.yml (checked without an engine)', () => {
     for (const target of targets) {
       const [host, port] = target.split(':');
       if (host === 'localhost') continue; // Prometheus scraping itself
-      assert.equal(service(model, host!).environment?.['PORT'], port, `prometheus target ${target} is not a compose service port`);
+      assert.equal(service(model, host).environment?.['PORT'], port, `prometheus target ${target} is not a compose service port`);
     }
     const promTargets = bindMounts(service(model, 'prometheus')).map((mount) => mount.target);
     for (const rules of prometheus.rule_files ?? []) assert.ok(promTargets.includes(join('/etc/prometheus', rules)), `rule file ${rules} is not mounted`);
@@ -181,7 +177,10 @@ describe('docker-compose.yml (checked without an engine)', () => {
     const providers = parse(readFileSync(join(REPO_ROOT, 'grafana/provisioning/dashboards/herald.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
     const grafanaTargets = bindMounts(service(model, 'grafana')).map((mount) => mount.target);
     for (const { options } of providers.providers) {
-      assert.ok(grafanaTargets.some((target) => target.startsWith(`${options.path}/`)), `no dashboard is mounted under ${options.path}`);
+      assert.ok(
+        grafanaTargets.some((target) => target.startsWith(`${options.path}/`)),
+        `no dashboard is mounted under ${options.path}`,
+      );
     }
   });
 });

@@ -43,7 +43,7 @@ describe('grafana: provisioning and the Herald dashboard', () => {
   });
 
   it('wires every panel, query and variable to the provisioned datasource', () => {
-    const uid = datasources.datasources[0]!.uid;
+    const uid = datasources.datasources[0].uid;
     assert.ok(uid);
     const panels = dashboardPanels(dashboard).filter((panel) => panel.type !== 'row');
     assert.ok(panels.length > 0);
@@ -90,7 +90,8 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     for (const query of dashboardQueries(dashboard).filter((candidate) => candidate.expr.includes('herald_'))) {
       const selectors = query.expr.match(/\bherald_[a-z0-9_]+\{[^}]*\}/g) ?? [];
       assert.ok(selectors.length > 0, `panel "${query.panel}" ${query.refId}: herald metrics without a selector`);
-      for (const selector of selectors) assert.ok(selector.includes('instance=~"$instance"'), `panel "${query.panel}" ${query.refId}: ${selector} ignores the instance selector`);
+      for (const selector of selectors)
+        assert.ok(selector.includes('instance=~"$instance"'), `panel "${query.panel}" ${query.refId}: ${selector} ignores the instance selector`);
     }
   });
 });

@@ -31,16 +31,22 @@ describe('prometheus: scraping a 3-instance cluster', () => {
   let publisher: RawPublisher;
   const clients: TestClient[] = [];
   const perInstance = [2, 2, 1];
+  /** What before() started, stopped in reverse order: before() may fail part-way. */
+  const started: Array<() => Promise<void>> = [];
 
   before(async () => {
     redis = await RedisServer.start();
+    started.push(() => redis.stop());
     cluster = await GatewayCluster.start(3, { redisUrl: redis.url });
+    started.push(() => cluster.stop());
     prometheus = await PrometheusProcess.start({
       targets: cluster.instances.map((instance) => `127.0.0.1:${instance.port}`),
       job: JOB,
       ruleFiles: [ALERTS_FILE],
     });
+    started.push(() => prometheus.stop());
     publisher = await RawPublisher.connect(redis.url);
+    started.push(() => publisher.close());
     for (const [index, count] of perInstance.entries()) {
       for (let device = 0; device < count; device += 1) {
         clients.push(await connectClient(cluster.at(index).url, await signToken({ sub: `user-${index}-${device}` })));
@@ -53,10 +59,7 @@ describe('prometheus: scraping a 3-instance cluster', () => {
 
   after(async () => {
     for (const client of clients) client.close();
-    await publisher?.close();
-    await prometheus?.stop();
-    await cluster?.stop();
-    await redis?.stop();
+    for (const stop of started.reverse()) await stop();
   });
 
   it('sees every instance up and sum(herald_connected_sockets) equal to the connected clients', async () => {

@@ -19,12 +19,12 @@ interface Suite {
   concurrency: number;
 }
 
-const SUITES: Record<string, Suite> = {
+const SUITES = new Map<string, Suite>([
   // Two files at a time, as in `npm test`: each starts its own network and containers.
-  scenarios: { files: ['dist/test/scenarios/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE'], needsCompose: false, concurrency: 2 },
+  ['scenarios', { files: ['dist/test/scenarios/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE'], needsCompose: false, concurrency: 2 }],
   // The compose stack publishes fixed ports (8080, 9090, 3001-3003): one file at a time.
-  compose: { files: ['dist/test/compose/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE', 'PROMETHEUS_IMAGE'], needsCompose: true, concurrency: 1 },
-};
+  ['compose', { files: ['dist/test/compose/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE', 'PROMETHEUS_IMAGE'], needsCompose: true, concurrency: 1 }],
+]);
 
 const DEFAULTS: Record<string, string> = DEFAULT_IMAGES;
 
@@ -38,7 +38,7 @@ const seconds = (since: number): string => `${((performance.now() - since) / 100
 class SuiteError extends Error {}
 
 function usage(): never {
-  process.stderr.write(`usage: node dist/test/runner/docker-suite-runner.js <${Object.keys(SUITES).join('|')}> [test files...]\n`);
+  process.stderr.write(`usage: node dist/test/runner/docker-suite-runner.js <${[...SUITES.keys()].join('|')}> [test files...]\n`);
   process.exit(64);
 }
 
@@ -97,7 +97,7 @@ async function checkEngine(needsCompose: boolean): Promise<void> {
 /** Every image a suite starts must be here already, or pullable: otherwise say which and how to get it. */
 async function requireImages(names: readonly string[]): Promise<void> {
   for (const variable of names) {
-    const image = process.env[variable] ?? DEFAULTS[variable]!;
+    const image = process.env[variable] ?? DEFAULTS[variable];
     process.env[variable] = image;
     try {
       await docker(['image', 'inspect', '--format', '{{.Id}}', image]);
@@ -118,9 +118,9 @@ async function requireImages(names: readonly string[]): Promise<void> {
 
 /** The gateway image, built once per run from the project's Dockerfile (the layer cache makes an unchanged rebuild quick). */
 async function buildGatewayImage(): Promise<void> {
-  const image = process.env['HERALD_GATEWAY_IMAGE'] ?? DEFAULTS['HERALD_GATEWAY_IMAGE']!;
+  const image = process.env['HERALD_GATEWAY_IMAGE'] ?? DEFAULTS['HERALD_GATEWAY_IMAGE'];
   process.env['HERALD_GATEWAY_IMAGE'] = image;
-  const nodeImage = process.env['NODE_IMAGE']!;
+  const nodeImage = process.env['NODE_IMAGE'] ?? DEFAULT_IMAGES.NODE_IMAGE;
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, 'gateway-image-build.log');
   const started = performance.now();
@@ -172,8 +172,8 @@ async function sweep(runId: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const [name, ...files] = process.argv.slice(2);
-  const suite = name === undefined ? undefined : SUITES[name];
+  const [name = '', ...files] = process.argv.slice(2);
+  const suite = SUITES.get(name);
   if (!suite) usage();
   const started = performance.now();
   loadDockerLocalEnv();

@@ -37,7 +37,12 @@ describe('client authentication', () => {
     ['no token at all', async () => undefined, AuthFailureReasons.MissingToken, () => gateway],
     ['an empty token', async () => '', AuthFailureReasons.MissingToken, () => gateway],
     ['a malformed token', async () => 'not-a-jwt', AuthFailureReasons.InvalidToken, () => gateway],
-    ['a token signed with another secret', () => signToken({ sub: 'mallory', secret: 'someone-elses-secret-0123456789' }), AuthFailureReasons.InvalidToken, () => gateway],
+    [
+      'a token signed with another secret',
+      () => signToken({ sub: 'mallory', secret: 'someone-elses-secret-0123456789' }),
+      AuthFailureReasons.InvalidToken,
+      () => gateway,
+    ],
     ['an unsigned alg:none token', async () => unsignedToken('mallory'), AuthFailureReasons.InvalidToken, () => gateway],
     ['a token without sub', () => signToken({}), AuthFailureReasons.InvalidToken, () => gateway],
     ['an expired token', () => signToken({ sub: 'late', expiresIn: -60 }), AuthFailureReasons.ExpiredToken, () => gateway],

@@ -15,7 +15,11 @@ const MALFORMED: Array<{ channel: string; message: string; reason: string }> = [
   { channel: Patterns.NotifyUser, message: encodeCommand(Patterns.NotifyUser, { type: 'x', data: {} }), reason: CommandRejectReasons.InvalidShape },
   { channel: Patterns.NotifyUser, message: encodeCommand(Patterns.NotifyUser, { userId: 42, data: {} }), reason: CommandRejectReasons.InvalidShape },
   { channel: Patterns.NotifyUser, message: encodeCommand(Patterns.NotifyUser, { userId: 'victim' }), reason: CommandRejectReasons.InvalidShape },
-  { channel: Patterns.NotifyUser, message: encodeCommand(Patterns.NotifyUser, { userId: 'victim', data: {}, sentAt: 'yesterday' }), reason: CommandRejectReasons.InvalidShape },
+  {
+    channel: Patterns.NotifyUser,
+    message: encodeCommand(Patterns.NotifyUser, { userId: 'victim', data: {}, sentAt: 'yesterday' }),
+    reason: CommandRejectReasons.InvalidShape,
+  },
   { channel: Patterns.NotifyUser, message: encodeCommand(Patterns.NotifyUser, { userId: 'victim', data: {}, sentAt: 1e300 }), reason: CommandRejectReasons.InvalidShape },
   { channel: Patterns.NotifyUsers, message: encodeCommand(Patterns.NotifyUsers, { userIds: [], data: {} }), reason: CommandRejectReasons.InvalidShape },
   {

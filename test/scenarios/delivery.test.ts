@@ -53,10 +53,10 @@ for (const instanceCount of [1, 3]) {
       const [onLaptop] = laptop.ofType('greeting');
       assert.equal(phone.ofType('greeting').length, 1);
       assert.equal(laptop.ofType('greeting').length, 1);
-      assert.equal(onLaptop!.id, onPhone!.id);
-      assert.match(onPhone!.id, UUID);
-      assert.deepEqual(onPhone!.data, { text: 'hi' });
-      assert.ok(!Number.isNaN(Date.parse(onPhone!.createdAt)));
+      assert.equal(onLaptop.id, onPhone.id);
+      assert.match(onPhone.id, UUID);
+      assert.deepEqual(onPhone.data, { text: 'hi' });
+      assert.ok(!Number.isNaN(Date.parse(onPhone.createdAt)));
       assert.equal(bob.ofType('greeting').length, 0);
     });
 
@@ -67,7 +67,8 @@ for (const instanceCount of [1, 3]) {
       await publisher.publish(Patterns.NotifyUser, { userId: 'dora', type: 'given-id', data: [1, 2], id: 'order-42', sentAt });
       const [received] = await phone.waitForType('given-id');
       await tablet.waitForType('given-id');
-      assert.deepEqual(received, { id: 'order-42', type: 'given-id', data: [1, 2], createdAt: '2026-01-02T03:04:05.678Z' });
+      assert.deepEqual(received, { id: 'order-42', type: 'given-id', data: [1, 2], createdAt: '2026-01-02T03:04:05.678Z', cursor: received.cursor });
+      assert.equal(typeof received.cursor, 'string');
     });
 
     it('delivers nothing for a user with no sockets, and nothing breaks', async () => {
@@ -77,7 +78,11 @@ for (const instanceCount of [1, 3]) {
       assert.equal(witness.ofType('lost').length, 0);
       for (const instance of topology.gateways) {
         assert.equal(await instance.isReady(), true);
-        assert.deepEqual((await instance.logs()).filter((record) => Number(record['level']) >= 50), [], `${instance.instanceId} logged errors`);
+        assert.deepEqual(
+          (await instance.logs()).filter((record) => Number(record['level']) >= 50),
+          [],
+          `${instance.instanceId} logged errors`,
+        );
       }
     });
 
@@ -94,7 +99,7 @@ for (const instanceCount of [1, 3]) {
       assert.equal(frank2.ofType('team').length, 1);
       assert.equal(gina.ofType('team').length, 1);
       assert.equal(hank.ofType('team').length, 0);
-      assert.equal(frank1.ofType('team')[0]!.id, gina.ofType('team')[0]!.id);
+      assert.equal(frank1.ofType('team')[0].id, gina.ofType('team')[0].id);
     });
 
     it('notify.broadcast reaches every connected socket exactly once', async () => {

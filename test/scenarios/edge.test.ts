@@ -107,7 +107,7 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
     await Promise.all(devices.map((device) => device.client.waitForType('edge-ws-all')));
     for (const device of devices) {
       assert.equal(device.client.ofType('edge-ws').length, 1, `${device.user} from ${device.from}`);
-      assert.deepEqual(device.client.ofType('edge-ws')[0]!.data, { u: Number(device.user.split('-').at(-1)) });
+      assert.deepEqual(device.client.ofType('edge-ws')[0].data, { u: Number(device.user.split('-').at(-1)) });
       assert.equal(device.client.ofType('edge-ws-all').length, 1, `broadcast to ${device.from}`);
     }
 
@@ -211,7 +211,7 @@ describe('behind nginx: an instance dies', () => {
     // The instance with the most clients crashes.
     const counts = new Map<GatewayHandle, number>();
     for (const device of devices) counts.set(device.instance, (counts.get(device.instance) ?? 0) + 1);
-    const [victim] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
+    const [victim] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
     const orphans = devices.filter((device) => device.instance === victim);
     const others = stack.topology.gateways.filter((instance) => instance !== victim);
     await victim.kill();

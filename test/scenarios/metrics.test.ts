@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  AuthFailureReasons,
-  ClientErrorKinds,
-  ClientMessageLabels,
-  CommandRejectReasons,
-  DisconnectReasonLabels,
-  Patterns,
-  RedisClientRoles,
-} from '@herald/contracts';
+import { AuthFailureReasons, ClientErrorKinds, ClientMessageLabels, CommandRejectReasons, DisconnectReasonLabels, Patterns, RedisClientRoles } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   MetricsSnapshot,
@@ -156,7 +148,9 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
       waitUntil(async () => (await MetricsSnapshot.scrape(instance.url)).value('herald_connected_sockets') === count, `${count} sockets on ${instance.instanceId}`);
     await Promise.all([expectSockets(a, 1), expectSockets(b, 1)]);
     await waitUntil(
-      async () => (await MetricsSnapshot.scrape(a.url)).value('herald_client_messages_received_total', { event: ClientMessageLabels.Unexpected }) > beforeA.value('herald_client_messages_received_total', { event: ClientMessageLabels.Unexpected }),
+      async () =>
+        (await MetricsSnapshot.scrape(a.url)).value('herald_client_messages_received_total', { event: ClientMessageLabels.Unexpected }) >
+        beforeA.value('herald_client_messages_received_total', { event: ClientMessageLabels.Unexpected }),
       'the unexpected client event to be counted',
     );
     const [afterA, afterB] = await Promise.all([MetricsSnapshot.scrape(a.url), MetricsSnapshot.scrape(b.url)]);
@@ -238,7 +232,7 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
       assert.ok((broadcastAfter.sum ?? 0) - (broadcastBefore.sum ?? 0) >= 60, 'latency is measured from sentAt, in seconds');
       const userAfter = after.histogram('herald_delivery_latency_seconds', { pattern: Patterns.NotifyUser });
       const userBefore = before.histogram('herald_delivery_latency_seconds', { pattern: Patterns.NotifyUser });
-      assert.equal(userAfter.buckets['10']! - userBefore.buckets['10']!, 2, 'without sentAt, latency runs from receipt');
+      assert.equal(userAfter.buckets['10'] - userBefore.buckets['10'], 2, 'without sentAt, latency runs from receipt');
     }
   });
 

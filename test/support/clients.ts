@@ -21,6 +21,7 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 export class TestClient {
   readonly notifications: NotificationEnvelope[] = [];
   readonly sessionEnds: SessionEndedPayload[] = [];
+  readonly sessionReady: SessionReadyPayload[] = [];
   readonly disconnects: string[] = [];
   /** Successful automatic reconnections (only with `reconnection: true`). */
   reconnects = 0;
@@ -30,6 +31,7 @@ export class TestClient {
   constructor(readonly socket: ClientSocket) {
     socket.on(ClientEvents.Notification, (envelope) => this.notifications.push(envelope));
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
+    socket.on(ClientEvents.SessionReady, (payload) => this.sessionReady.push(payload));
     // Reasons only (socket.io's closed set), so tests can compare them; details of transport failures go to transportErrors.
     socket.on('disconnect', (reason) => this.disconnects.push(reason));
     socket.io.on('reconnect', () => this.reconnects++);
@@ -90,13 +92,16 @@ function open(baseUrl: string, token: string | undefined, options: ClientOptions
   });
 }
 
-/** Connects and resolves once the server accepted the handshake. */
+/**
+ * Connects and resolves once the session is ready (`session.ready`): from then on the device receives every
+ * notification stored for its user, whatever instance stores it.
+ */
 export async function connectClient(baseUrl: string, token: string | undefined, options: ClientOptions = {}): Promise<TestClient> {
   const socket = open(baseUrl, token, options);
   const client = new TestClient(socket);
   await withTimeout(
     new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
+      socket.once(ClientEvents.SessionReady, () => resolve());
       socket.once('connect_error', (error) => reject(new Error(`connect_error: ${error.message} ${JSON.stringify((error as { data?: unknown }).data)}`)));
     }),
     `client connect to ${baseUrl}`,
@@ -141,7 +146,7 @@ function describe(value: unknown): string {
     const { context, description } = value as Error & { context?: unknown; description?: unknown };
     return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
   }
-  return typeof value === 'object' && value !== null && 'description' in value ? describe((value as { description: unknown }).description) : String(value);
+  return typeof value === 'object' && value !== null && 'description' in value ? describe(value.description) : String(value);
 }
 
 /** For polling errors engine.io-client puts the XMLHttpRequest in `context`: keep its status and body. */

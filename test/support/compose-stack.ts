@@ -53,7 +53,9 @@ export class ComposeStack {
 
   /** Services of this project with a running container. */
   async runningServices(): Promise<string[]> {
-    return (await this.projectContainers()).filter((container) => container.State === 'running').map((container) => container.Labels['com.docker.compose.service'] ?? '?');
+    return (await this.projectContainers())
+      .filter((container) => container.State === 'running')
+      .map((container) => container.Labels['com.docker.compose.service'] ?? '?');
   }
 
   /** PUBLISH of the wire format from inside the compose network (`redis-cli` in the redis container); returns the receivers. */

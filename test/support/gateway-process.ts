@@ -106,7 +106,7 @@ export class GatewayCluster {
 
   /** The i-th instance, round robin: tests spread devices over instances with it. */
   at(index: number): GatewayProcess {
-    return this.instances[index % this.instances.length]!;
+    return this.instances[index % this.instances.length];
   }
 
   /** The instance that accepted the socket with this id (from its `connected` log line). */

@@ -64,14 +64,16 @@ export class NginxProcess {
   /** Parsed access log records, oldest first. */
   accessLog(): NginxAccessRecord[] {
     if (!existsSync(this.accessLogPath)) return [];
-    return readFileSync(this.accessLogPath, 'utf8').split('\n').flatMap((line) => {
-      if (!line.startsWith('{')) return [];
-      try {
-        return [JSON.parse(line) as NginxAccessRecord];
-      } catch {
-        return [];
-      }
-    });
+    return readFileSync(this.accessLogPath, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        if (!line.startsWith('{')) return [];
+        try {
+          return [JSON.parse(line) as NginxAccessRecord];
+        } catch {
+          return [];
+        }
+      });
   }
 
   /** nginx's own warnings and errors (its stderr). */

@@ -89,7 +89,7 @@ export function dashboardLabelValuesVariables(dashboard: Dashboard): Array<{ nam
     const query = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
     const match = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/.exec(query.trim());
     if (!match) throw new Error(`dashboard variable ${variable.name}: only label_values(expr, label) queries are supported, got "${query}"`);
-    return { name: variable.name, expr: match[1]!, label: match[2]! };
+    return { name: variable.name, expr: match[1], label: match[2] };
   });
 }
 

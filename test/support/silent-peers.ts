@@ -96,6 +96,6 @@ function maskedTextFrame(text: string): Buffer {
   const payload = Buffer.from(text);
   if (payload.length >= 126) throw new Error('maskedTextFrame: payload too long for a one-byte length');
   const mask = randomBytes(4);
-  const masked = Buffer.from(payload.map((byte, index) => byte ^ mask[index % 4]!));
+  const masked = Buffer.from(payload.map((byte, index) => byte ^ mask[index % 4]));
   return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
 }

@@ -58,7 +58,17 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     case 'notify': {
       const targets = [values.user !== undefined, values.users !== undefined, values.broadcast === true].filter(Boolean).length;
       if (targets !== 1) throw new CliUsageError('give exactly one of --user, --users, --broadcast');
-      const target = values.user !== undefined ? { userId: values.user } : values.users !== undefined ? { userIds: values.users.split(',').map((id) => id.trim()).filter(Boolean) } : { broadcast: true as const };
+      const target =
+        values.user !== undefined
+          ? { userId: values.user }
+          : values.users !== undefined
+            ? {
+                userIds: values.users
+                  .split(',')
+                  .map((id) => id.trim())
+                  .filter(Boolean),
+              }
+            : { broadcast: true as const };
       return { kind: 'notify', target, type: values.type, data: parseData(values.data), id: values.id, redisUrl };
     }
     case 'presence':

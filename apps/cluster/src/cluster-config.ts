@@ -1,9 +1,17 @@
+import { resolve } from 'node:path';
+import { REPO_ROOT } from '@herald/edge-config';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const ports = z
   .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0).map(Number))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+      .map(Number),
+  )
   .pipe(z.array(z.number().int().min(1).max(65535)).min(1, 'at least one port'));
 
 const EnvSchema = z.object({
@@ -13,6 +21,8 @@ const EnvSchema = z.object({
   HERALD_PROMETHEUS_PORT: port.default(9090),
   /** Port of the cluster's own redis-server; a free one when unset. Ignored with REDIS_URL. */
   HERALD_REDIS_PORT: port.optional(),
+  /** Data folder (append-only file) of the cluster's own redis-server, kept across runs. Ignored with REDIS_URL. */
+  HERALD_REDIS_DIR: z.string().min(1).optional(),
   /** Use this Redis instead of starting one. */
   REDIS_URL: z
     .string()
@@ -26,6 +36,9 @@ const EnvSchema = z.object({
 
 export const DEVELOPMENT_JWT_SECRET = 'herald-development-secret-change-me';
 
+/** Where `npm start`'s own redis-server keeps its data unless HERALD_REDIS_DIR says otherwise (.tmp/ is git-ignored). */
+export const DEFAULT_REDIS_DIR = resolve(REPO_ROOT, '.tmp/cluster/redis');
+
 /** What `npm start` runs, from the environment (every port configurable, so tests can use free ones). */
 export class ClusterConfig {
   readonly gatewayPorts: number[];
@@ -33,6 +46,8 @@ export class ClusterConfig {
   readonly prometheusPort: number;
   readonly redisPort?: number;
   readonly redisUrl?: string;
+  /** Absolute data folder of the cluster's own redis-server (unused with REDIS_URL). */
+  readonly redisDir: string;
   readonly prometheus: boolean;
   /** Set when no JWT_SECRET / JWT_PUBLIC_KEY was given: the gateways get the development secret. */
   readonly developmentSecret: boolean;
@@ -43,6 +58,7 @@ export class ClusterConfig {
     this.prometheusPort = env.HERALD_PROMETHEUS_PORT;
     this.redisPort = env.HERALD_REDIS_PORT;
     this.redisUrl = env.REDIS_URL;
+    this.redisDir = resolve(env.HERALD_REDIS_DIR ?? DEFAULT_REDIS_DIR);
     this.prometheus = env.HERALD_PROMETHEUS === '1';
     this.developmentSecret = !env.JWT_SECRET && !env.JWT_PUBLIC_KEY;
   }

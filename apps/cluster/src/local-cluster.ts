@@ -5,17 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOTIFICATIONS_NAMESPACE, Patterns, encodeCommand } from '@herald/contracts';
-import {
-  COMPOSE_GATEWAYS,
-  COMPOSE_GATEWAY_PORT,
-  PROMETHEUS_CONFIG_PATH,
-  REPO_ROOT,
-  findBinary,
-  localPrometheusConfig,
-  prepareLocalNginx,
-} from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, PROMETHEUS_CONFIG_PATH, REPO_ROOT, findBinary, localPrometheusConfig, prepareLocalNginx } from '@herald/edge-config';
 import { SignJWT } from 'jose';
 import { DEVELOPMENT_JWT_SECRET, type ClusterConfig } from './cluster-config.js';
+import { durabilityWarnings, readRedisDurability, redisDurabilityArgs, redisOwningDir, redisPidFile } from './redis-durability.js';
 import { SupervisedProcess } from './supervised-process.js';
 
 const GATEWAY_MAIN = join(REPO_ROOT, 'dist/apps/gateway/src/main.js');
@@ -23,12 +16,23 @@ const SYSTEM_DEPS = join(REPO_ROOT, 'scripts/system-deps.sh');
 // Longer than the gateway's own drain timeout (SHUTDOWN_TIMEOUT_MS, 10 s by default).
 const GATEWAY_STOP_GRACE_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
+// redis-server answers PING only once it has replayed its append-only file, which takes a while when it is big.
+const REDIS_START_TIMEOUT_MS = 60_000;
 
 export class ClusterStartError extends Error {
   override readonly name = 'ClusterStartError';
 }
 
-/** `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this process. */
+function requireBinary(name: string): string {
+  const binary = findBinary(name);
+  if (binary === undefined) throw new ClusterStartError(`${name} is not on PATH`);
+  return binary;
+}
+
+/**
+ * `npm start`: redis (unless REDIS_URL), N gateways, nginx in front, Prometheus when installed; all children of this
+ * process. Everything but Redis's data folder (HERALD_REDIS_DIR) lives in a temporary folder removed on exit.
+ */
 export class LocalCluster {
   private readonly gateways: SupervisedProcess[] = [];
   private redis?: SupervisedProcess;
@@ -62,7 +66,7 @@ export class LocalCluster {
     this.stopping ??= (async () => {
       say('stopping...');
       await Promise.all(this.gateways.map((gateway) => gateway.stop(GATEWAY_STOP_GRACE_MS)));
-      await Promise.all([this.nginx, this.prometheus, this.redis].map((child) => child?.stop(STOP_GRACE_MS)));
+      await Promise.all([this.nginx, this.prometheus, this.redis].filter((child) => child !== undefined).map((child) => child.stop(STOP_GRACE_MS)));
       this.removeTempDir();
       say('stopped');
     })();
@@ -78,6 +82,12 @@ export class LocalCluster {
   /** The pids of every child, for diagnostics. */
   get pids(): number[] {
     return [...this.gateways, this.nginx, this.prometheus, this.redis].flatMap((child) => (child?.pid === undefined ? [] : [child.pid]));
+  }
+
+  /** The temporary directory start() made. */
+  private get workDir(): string {
+    if (this.tempDir === undefined) throw new Error('the cluster has not been started');
+    return this.tempDir;
   }
 
   private removeTempDir(): void {
@@ -101,22 +111,46 @@ export class LocalCluster {
     if (this.config.redisUrl) {
       this.redisUrl = this.config.redisUrl;
       say(`using Redis at ${this.redisUrl}`);
+      await this.checkDurability();
       return;
+    }
+    // Its data outlives the cluster (unlike the temporary folder), so a restart of `npm start` keeps every inbox.
+    const dir = this.config.redisDir;
+    mkdirSync(dir, { recursive: true });
+    const owner = redisOwningDir(dir);
+    if (owner !== undefined) {
+      throw new ClusterStartError(`redis-server ${owner} (another npm start?) still uses ${dir}: stop it, or set HERALD_REDIS_DIR to another folder`);
     }
     const port = this.config.redisPort ?? (await freePort());
     this.redisUrl = `redis://127.0.0.1:${port}`;
+    say(`Redis data in ${dir} (append-only file, fsync every second; kept on exit, delete the folder to start empty)`);
     this.redis = this.watch(
-      new SupervisedProcess('redis', findBinary('redis-server')!, [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', this.tempDir!,
-        '--loglevel', 'warning',
+      new SupervisedProcess('redis', requireBinary('redis-server'), [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        ...redisDurabilityArgs(),
+        '--dir',
+        dir,
+        '--pidfile',
+        redisPidFile(dir),
+        '--loglevel',
+        'warning',
       ]),
       'vital',
     );
-    await waitFor(() => this.ping(), `redis-server on port ${port}`, 10_000, this.redis);
+    await waitFor(() => this.ping(), `redis-server on port ${port}`, REDIS_START_TIMEOUT_MS, this.redis);
+  }
+
+  /** Says (does not refuse) when the Redis of REDIS_URL would lose or evict notifications. */
+  private async checkDurability(): Promise<void> {
+    const settings = await readRedisDurability(this.redisUrl);
+    if (!settings) {
+      say('could not read the durability settings of that Redis (CONFIG GET): make sure it runs with AOF and noeviction (docs/operations.md#redis-durability)');
+      return;
+    }
+    for (const warning of durabilityWarnings(settings)) say(`warning: the Redis of REDIS_URL runs with ${warning} (docs/operations.md#redis-durability)`);
   }
 
   private async startGateways(): Promise<void> {
@@ -143,14 +177,14 @@ export class LocalCluster {
   }
 
   private async startNginx(): Promise<void> {
-    const prefix = join(this.tempDir!, 'nginx');
+    const prefix = join(this.workDir, 'nginx');
     mkdirSync(prefix);
     const { args, accessLogPath } = prepareLocalNginx({
       prefix,
       port: this.config.nginxPort,
       upstreams: this.config.gatewayPorts.map((port) => ({ host: '127.0.0.1', port })),
     });
-    this.nginx = this.watch(new SupervisedProcess('nginx', findBinary('nginx')!, args), 'vital');
+    this.nginx = this.watch(new SupervisedProcess('nginx', requireBinary('nginx'), args), 'vital');
     await waitFor(() => httpOk(`${this.nginxUrl}/health/ready`), `nginx on port ${this.config.nginxPort}`, 10_000, this.nginx);
     say(`nginx access log: ${accessLogPath}`);
   }
@@ -167,13 +201,15 @@ export class LocalCluster {
       return;
     }
     // Same scrape jobs and rule files as the compose stack, pointed at the local instances.
-    const targets = new Map(this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]));
-    const configPath = join(this.tempDir!, 'prometheus.yml');
+    const targets = new Map(
+      this.config.gatewayPorts.map((port, index) => [`${COMPOSE_GATEWAYS[index] ?? `gateway-${index + 1}`}:${COMPOSE_GATEWAY_PORT}`, `127.0.0.1:${port}`]),
+    );
+    const configPath = join(this.workDir, 'prometheus.yml');
     writeFileSync(configPath, localPrometheusConfig(readFileSync(PROMETHEUS_CONFIG_PATH, 'utf8'), PROMETHEUS_CONFIG_PATH, targets));
     this.prometheus = this.watch(
       new SupervisedProcess('prometheus', binary, [
         `--config.file=${configPath}`,
-        `--storage.tsdb.path=${join(this.tempDir!, 'prometheus-data')}`,
+        `--storage.tsdb.path=${join(this.workDir, 'prometheus-data')}`,
         `--web.listen-address=127.0.0.1:${this.config.prometheusPort}`,
         '--log.level=warn',
       ]),
@@ -198,6 +234,7 @@ export class LocalCluster {
       `  health (through nginx)     ${this.nginxUrl}/health/live  ${this.nginxUrl}/health/ready`,
       ...this.config.gatewayPorts.map((port, index) => `  gateway-${index + 1}                  http://127.0.0.1:${port}   (/metrics, /health/ready)`),
       `  Redis                      ${this.redisUrl}`,
+      ...(this.redis ? [`  Redis data (AOF, kept)     ${this.config.redisDir}`] : []),
       this.prometheus ? `  Prometheus                 ${this.prometheusUrl}` : '  Prometheus                 not running',
     ];
     if (this.config.developmentSecret) {
@@ -268,4 +305,3 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
     await delay(100);
   }
 }
-

@@ -16,7 +16,7 @@ export class SupervisedProcess {
     args: readonly string[],
     options: SpawnOptions = {},
   ) {
-    const color = COLORS[nextColor++ % COLORS.length]!;
+    const color = COLORS[nextColor++ % COLORS.length];
     this.prefix = process.stdout.isTTY ? `\u001b[${color}m[${name}]\u001b[0m ` : `[${name}] `;
     this.child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {

@@ -6,6 +6,8 @@ import { startGateway } from './gateway.bootstrap.js';
 try {
   await startGateway(loadConfig(process.env));
 } catch (error) {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `herald gateway failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    error instanceof ConfigError ? `${error.message}\n` : `herald gateway failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(error instanceof ConfigError ? 78 : 1); // 78: EX_CONFIG
 }

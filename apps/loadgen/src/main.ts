@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { HELP, OptionsError, parseLoadgenOptions, type LoadgenOptions } from './config/loadgen-options.js';
+import { HELP, OptionsError, parseLoadgenOptions, type LoadgenMode, type LoadgenOptions } from './config/loadgen-options.js';
 import type { BenchReport, MachineInfo, RunResult } from './report/bench-report.js';
 import { renderReportChart } from './report/report-chart.js';
 import { renderMedians, renderRuns, renderSetups, renderSummary } from './report/report-table.js';
@@ -61,15 +61,16 @@ async function runSteps(session: BenchSession, log: Log, { steps, record, retrie
     reverse = !reverse;
     for (const system of order) {
       const attempts: RunResult[] = [];
+      let run: RunResult;
       // A run that failed on latency alone may have met a burst of other work on the machine: it gets `retries`
       // more attempts. Loss and duplicates are never retried away, nor a system plainly falling behind.
       do {
         await beforeRun?.(system, step);
-        const run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor?.(step));
+        run = await session.run(system, step.rate, step.phase, attempts.length + 1, durationFor?.(step));
         attempts.push(run);
         runs.push(run);
         log(describeRun(run));
-      } while (worthRetrying(attempts.at(-1)!, maxP99Ms) && attempts.length <= retries && step.phase !== 'compare');
+      } while (worthRetrying(run, maxP99Ms) && attempts.length <= retries && step.phase !== 'compare');
       record?.(system, step, ratePassed(attempts));
     }
   }
@@ -187,15 +188,18 @@ async function main(): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     case 'chart': {
-      const report = JSON.parse(await readFile(options.chartFrom!, 'utf8')) as BenchReport;
-      const file = options.chartFrom!.replace(/\.json$/, '') + '.svg';
+      const source = modeFile(options.mode, options.chartFrom);
+      const report = JSON.parse(await readFile(source, 'utf8')) as BenchReport;
+      const file = source.replace(/\.json$/, '') + '.svg';
       await writeFile(file, renderReportChart(report));
       process.stdout.write(`chart: ${file}\n`);
       return 0;
     }
-    case 'analyze':
-      process.stdout.write(`${await analyzeProfileFile(options.analyzeFile!, await readFile(options.analyzeFile!, 'utf8'))}\n`);
+    case 'analyze': {
+      const file = modeFile(options.mode, options.analyzeFile);
+      process.stdout.write(`${analyzeProfileFile(file, await readFile(file, 'utf8'))}\n`);
       return 0;
+    }
     case 'profile':
       await profileSession(options, log);
       return 0;
@@ -204,6 +208,12 @@ async function main(): Promise<number> {
       await benchmark(options, log);
       return 0;
   }
+}
+
+/** The file argument of --chart / --analyze: parseLoadgenOptions sets it whenever it picks that mode. */
+function modeFile(mode: LoadgenMode, file: string | undefined): string {
+  if (file === undefined) throw new Error(`${mode} mode without its file argument`);
+  return file;
 }
 
 main().then(

@@ -8,7 +8,7 @@ export const MAX_TYPE_LENGTH = 100;
 const userId = z.string().min(1).max(MAX_ID_LENGTH);
 
 /** Any JSON value. `undefined` is not JSON, so `data` must be present. */
-const jsonValue: z.ZodType<unknown> = z.unknown().refine((value) => value !== undefined, { message: 'data is required' });
+const jsonValue: z.ZodType = z.unknown().refine((value) => value !== undefined, { message: 'data is required' });
 
 /** Fields every notify command has. Unknown fields are stripped (zod's default), never rejected, so newer publishers can add fields. */
 const notifyBase = {

@@ -10,6 +10,6 @@ export interface WireMessage<T = unknown> {
   id?: string;
 }
 
-export const encodeCommand = <T>(pattern: Pattern, data: T): string => JSON.stringify({ pattern, data } satisfies WireMessage<T>);
+export const encodeCommand = (pattern: Pattern, data: unknown): string => JSON.stringify({ pattern, data } satisfies WireMessage);
 
 export const replyChannel = (pattern: Pattern): string => `${pattern}.reply`;

@@ -26,11 +26,10 @@ describe('renderNginxConfig', () => {
   });
 
   it('renders the compose upstream from the gateway service names', () => {
-    assert.deepEqual(upstreamServersOf(renderNginxConfig(COMPOSE_NGINX_OPTIONS)).map((server) => `${server.host}:${server.port}`), [
-      'gateway-1:3000',
-      'gateway-2:3000',
-      'gateway-3:3000',
-    ]);
+    assert.deepEqual(
+      upstreamServersOf(renderNginxConfig(COMPOSE_NGINX_OPTIONS)).map((server) => `${server.host}:${server.port}`),
+      ['gateway-1:3000', 'gateway-2:3000', 'gateway-3:3000'],
+    );
   });
 
   it('refuses options that would break or inject into the config', () => {

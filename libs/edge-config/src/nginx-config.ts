@@ -60,22 +60,22 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
   }
   const maxFails = options.maxFails ?? 1;
   const failTimeout = options.failTimeoutSeconds ?? 10;
-  const values: Record<string, string> = {
+  const values = {
     notice: options.notice ?? 'Rendered from nginx/nginx.conf.template.',
     listen: options.listen,
     pid_file: options.pidFile,
     temp_dir: options.tempDir,
     worker_processes: String(options.workerProcesses),
     access_log: options.accessLog,
-    upstream_servers: options.upstreams
-      .map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`)
-      .join('\n'),
+    upstream_servers: options.upstreams.map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`).join('\n'),
   };
   for (const key of ['listen', 'pid_file', 'temp_dir', 'access_log'] as const) {
-    if (!SAFE_VALUE.test(values[key]!)) throw new NginxConfigError(`invalid ${key}: ${JSON.stringify(values[key])}`);
+    if (!SAFE_VALUE.test(values[key])) throw new NginxConfigError(`invalid ${key}: ${JSON.stringify(values[key])}`);
   }
+  // A Map, so that a placeholder like {{constructor}} is unknown rather than an Object.prototype member.
+  const byName = new Map<string, string>(Object.entries(values));
   return template.replace(PLACEHOLDER, (_, name: string) => {
-    const value = values[name];
+    const value = byName.get(name);
     if (value === undefined) throw new NginxConfigError(`the template uses an unknown placeholder {{${name}}}`);
     return value;
   });
@@ -84,5 +84,5 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
 /** Upstream `server host:port` entries of a rendered configuration (for consistency checks). */
 export function upstreamServersOf(config: string): UpstreamServer[] {
   const block = /upstream\s+\w+\s*\{([^}]*)\}/.exec(config)?.[1] ?? '';
-  return [...block.matchAll(/^\s*server\s+([^\s:;]+):(\d+)/gm)].map((match) => ({ host: match[1]!, port: Number(match[2]) }));
+  return [...block.matchAll(/^\s*server\s+([^\s:;]+):(\d+)/gm)].map((match) => ({ host: match[1], port: Number(match[2]) }));
 }

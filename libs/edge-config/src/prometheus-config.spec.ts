@@ -31,10 +31,10 @@ describe('localPrometheusConfig', () => {
       rule_files: string[];
       scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
     };
-    assert.deepEqual(local.scrape_configs[0]!.static_configs[0]!.targets, ['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003']);
-    assert.equal(local.scrape_configs[0]!.job_name, 'herald-gateway');
-    assert.equal(local.scrape_configs[0]!.metrics_path, '/metrics');
-    assert.deepEqual(local.scrape_configs[1]!.static_configs[0]!.targets, ['localhost:9090']);
+    assert.deepEqual(local.scrape_configs[0].static_configs[0].targets, ['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003']);
+    assert.equal(local.scrape_configs[0].job_name, 'herald-gateway');
+    assert.equal(local.scrape_configs[0].metrics_path, '/metrics');
+    assert.deepEqual(local.scrape_configs[1].static_configs[0].targets, ['localhost:9090']);
     assert.deepEqual(local.global, { scrape_interval: '15s' });
     assert.deepEqual(local.rule_files, ['/repo/prometheus/alerts.yml']);
   });

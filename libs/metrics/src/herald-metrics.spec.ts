@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
-import {
-  ClientErrorKinds,
-  CommandRejectReasons,
-  ConnectRefusalReasons,
-  DisconnectReasonLabels,
-  NOTIFY_PATTERNS,
-  Patterns,
-  RedisClientRoles,
-} from '@herald/contracts';
+import { ClientErrorKinds, CommandRejectReasons, ConnectRefusalReasons, DisconnectReasonLabels, NOTIFY_PATTERNS, Patterns, RedisClientRoles } from '@herald/contracts';
 import type { MetricObjectWithValues, MetricValue, MetricValueWithName } from 'prom-client';
 import { DELIVERY_LATENCY_BUCKETS, HeraldMetrics } from './herald-metrics.js';
 import { disconnectReasonLabel, engineErrorKind } from './label-maps.js';
@@ -111,7 +103,9 @@ describe('HeraldMetrics', () => {
 
     const les = (await families(metrics))
       .get('herald_delivery_latency_seconds')
-      ?.values.filter((sample) => 'metricName' in sample && sample.metricName === 'herald_delivery_latency_seconds_bucket' && sample.labels['pattern'] === Patterns.NotifyUser)
+      ?.values.filter(
+        (sample) => 'metricName' in sample && sample.metricName === 'herald_delivery_latency_seconds_bucket' && sample.labels['pattern'] === Patterns.NotifyUser,
+      )
       .map((sample) => sample.labels['le']);
     assert.deepEqual(les, [...DELIVERY_LATENCY_BUCKETS, '+Inf']);
     assert.equal(DELIVERY_LATENCY_BUCKETS[0], 0.001);
@@ -162,17 +156,14 @@ describe('label maps', () => {
   });
 
   it("maps engine.io connection_error codes 0..5 to kinds and anything else to 'other'", () => {
-    assert.deepEqual(
-      [0, 1, 2, 3, 4, 5].map(engineErrorKind),
-      [
-        ClientErrorKinds.TransportUnknown,
-        ClientErrorKinds.SessionIdUnknown,
-        ClientErrorKinds.BadHandshakeMethod,
-        ClientErrorKinds.BadRequest,
-        ClientErrorKinds.Forbidden,
-        ClientErrorKinds.UnsupportedProtocolVersion,
-      ],
-    );
+    assert.deepEqual([0, 1, 2, 3, 4, 5].map(engineErrorKind), [
+      ClientErrorKinds.TransportUnknown,
+      ClientErrorKinds.SessionIdUnknown,
+      ClientErrorKinds.BadHandshakeMethod,
+      ClientErrorKinds.BadRequest,
+      ClientErrorKinds.Forbidden,
+      ClientErrorKinds.UnsupportedProtocolVersion,
+    ]);
     for (const odd of [6, -1, 1.5, '0', undefined, null]) assert.equal(engineErrorKind(odd), ClientErrorKinds.Other, String(odd));
   });
 });

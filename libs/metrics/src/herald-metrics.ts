@@ -282,7 +282,12 @@ export class HeraldMetrics {
       collect: (): void => routeSubscriptions.set(this.routeSubscriptionsSource()),
     });
 
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // prom-client creates the GC series at the first collection of each kind: an idle instance may have none yet.
+      const gc = this.registry.getSingleMetric(name('nodejs_gc_duration_seconds'));
+      if (gc instanceof Histogram) for (const kind of ['minor', 'major', 'incremental', 'weakcb']) gc.zero({ kind });
+    }
   }
 
   /** The Prometheus text exposition of every metric. */

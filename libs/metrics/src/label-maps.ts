@@ -1,9 +1,4 @@
-import {
-  ClientErrorKinds,
-  DisconnectReasonLabels,
-  type ClientErrorKind,
-  type DisconnectReasonLabel,
-} from '@herald/contracts';
+import { ClientErrorKinds, DisconnectReasonLabels, type ClientErrorKind, type DisconnectReasonLabel } from '@herald/contracts';
 import type { DisconnectReason } from 'socket.io';
 
 // `satisfies` makes the build fail when socket.io adds a reason we do not map.

@@ -77,7 +77,7 @@ export class HeraldPublisher {
     await Promise.all([this.commands.close(), this.client.close()]);
   }
 
-  private async emit<T extends { id?: string; sentAt?: number }>(pattern: NotifyPattern, command: T): Promise<string> {
+  private async emit(pattern: NotifyPattern, command: NotifyUserInput | NotifyUsersInput | NotifyBroadcastInput): Promise<string> {
     const id = command.id ?? randomUUID();
     await firstValueFrom(this.commands.emit(pattern, { ...command, id, sentAt: command.sentAt ?? Date.now() }), { defaultValue: undefined });
     return id;

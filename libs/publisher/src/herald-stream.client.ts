@@ -44,6 +44,7 @@ export class HeraldStreamClient extends ClientProxy {
     else client?.disconnect();
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- Nest's ClientProxy declares unwrap<T>()
   unwrap<T>(): T {
     if (this.client === undefined) throw new Error('HeraldStreamClient: not connected');
     return this.client as T;
@@ -51,7 +52,7 @@ export class HeraldStreamClient extends ClientProxy {
 
   protected async dispatchEvent<T>(packet: ReadPacket): Promise<T> {
     const client = await this.connect();
-    const { pattern, data } = this.serializer.serialize(packet) as ReadPacket;
+    const { pattern, data } = this.serializer.serialize(packet) as { pattern: unknown; data: unknown };
     return (await client.xadd(COMMAND_STREAM, '*', 'pattern', String(pattern), 'data', JSON.stringify(data))) as T;
   }
 

@@ -85,7 +85,7 @@ export class RedisIoAdapter extends IoAdapter {
     if (!this.adapterConstructor) {
       throw new Error('RedisIoAdapter: call connectToRedis() before the application starts listening');
     }
-    const server = super.createIOServer(port, { ...options, ...this.options.serverOptions } as ServerOptions) as Server;
+    const server = super.createIOServer(port, { ...options, ...this.options.serverOptions } as ServerOptions);
     server.adapter(this.adapterConstructor);
     return server;
   }

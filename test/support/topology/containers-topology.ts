@@ -419,7 +419,10 @@ export class ContainersTopology extends BaseTopology {
     if (this.stopped) return;
     this.stopped = true;
     // timeout 0: SIGKILL at once; a test that needs a graceful stop signals the gateway itself.
-    await settleAll('stopping the containers topology', this.containers.map((container) => () => container.stop({ timeout: 0, remove: true })));
+    await settleAll(
+      'stopping the containers topology',
+      this.containers.map((container) => () => container.stop({ timeout: 0, remove: true })),
+    );
     await this.network?.stop();
   }
 }

@@ -3,7 +3,6 @@ import { Readable, Writable } from 'node:stream';
 import { ImageName, getContainerRuntimeClient, type ContainerRuntimeClient } from 'testcontainers';
 import { DOCKER_HINT } from './topology-config.js';
 
-
 /** Thrown when the containers topology cannot work: no engine, a missing image. Its message says why and what to do. */
 export class DockerUnavailableError extends Error {
   override readonly name = 'DockerUnavailableError';
@@ -33,7 +32,9 @@ export async function requireImage(image: string, hint: string): Promise<void> {
   try {
     await docker.image.pull(name);
   } catch (error) {
-    throw new DockerUnavailableError(`image ${image} is not on this machine and could not be pulled (${error instanceof Error ? error.message : String(error)}). ${hint}`);
+    throw new DockerUnavailableError(
+      `image ${image} is not on this machine and could not be pulled (${error instanceof Error ? error.message : String(error)}). ${hint}`,
+    );
   }
   if (!(await docker.image.exists(name))) throw new DockerUnavailableError(`image ${image} is not on this machine and pulling it did not help. ${hint}`);
 }

@@ -1,11 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import {
-  ConnectRefusalReasons,
-  UNAUTHORIZED_MESSAGE,
-  UNAVAILABLE_MESSAGE,
-  type ConnectErrorData,
-  type ConnectRefusalReason,
-} from '@herald/contracts';
+import { ConnectRefusalReasons, UNAUTHORIZED_MESSAGE, UNAVAILABLE_MESSAGE, type ConnectErrorData, type ConnectRefusalReason } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { ExtendedError } from 'socket.io';
 import { ClientAddressService } from '../edge/client-address.service.js';

@@ -74,7 +74,13 @@ describe('TokenVerifierService', () => {
       const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
       const service = verifier({ JWT_PUBLIC_KEY: pem, JWT_ISSUER: 'https://issuer', JWT_AUDIENCE: 'herald' });
       const sign = (issuer = 'https://issuer', audience = 'herald') =>
-        new SignJWT({}).setProtectedHeader({ alg }).setSubject('u2').setExpirationTime(now() + 60).setIssuer(issuer).setAudience(audience).sign(privateKey);
+        new SignJWT({})
+          .setProtectedHeader({ alg })
+          .setSubject('u2')
+          .setExpirationTime(now() + 60)
+          .setIssuer(issuer)
+          .setAudience(audience)
+          .sign(privateKey);
 
       it('accepts a token signed by the private key', async () => {
         assert.equal((await service.verify(await sign())).userId, 'u2');
@@ -84,7 +90,11 @@ describe('TokenVerifierService', () => {
         assert.equal(await rejection(service.verify(await sign('https://issuer', 'other'))), AuthFailureReasons.InvalidToken);
       });
       it('rejects an HS256 token keyed with the public key text (algorithm confusion)', async () => {
-        const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u2').setExpirationTime(now() + 60).sign(new TextEncoder().encode(pem));
+        const forged = await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u2')
+          .setExpirationTime(now() + 60)
+          .sign(new TextEncoder().encode(pem));
         assert.equal(await rejection(service.verify(forged)), AuthFailureReasons.InvalidToken);
       });
     });

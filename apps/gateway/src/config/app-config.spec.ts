@@ -17,7 +17,15 @@ describe('loadConfig', () => {
 
   it('parses REDIS_URL into connection parts', () => {
     const { redis } = loadConfig({ JWT_SECRET: SECRET, REDIS_URL: 'rediss://user:p%40ss@cache.internal:6380/2' });
-    assert.deepEqual(redis, { url: 'rediss://user:p%40ss@cache.internal:6380/2', host: 'cache.internal', port: 6380, username: 'user', password: 'p@ss', db: 2, tls: true });
+    assert.deepEqual(redis, {
+      url: 'rediss://user:p%40ss@cache.internal:6380/2',
+      host: 'cache.internal',
+      port: 6380,
+      username: 'user',
+      password: 'p@ss',
+      db: 2,
+      tls: true,
+    });
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
@@ -31,7 +39,10 @@ describe('loadConfig', () => {
   ];
   for (const [name, env, message] of bad) {
     it(`fails fast on ${name}, naming the variable`, () => {
-      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      );
     });
   }
 

@@ -5,9 +5,12 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const csv = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
 const EnvSchema = z
   .object({
@@ -33,7 +36,12 @@ const EnvSchema = z
     /** Notifications kept per feed (a user's inbox, the broadcast feed); older ones are trimmed. */
     INBOX_MAX_LENGTH: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     /** Notifications older than this are trimmed, and a feed nobody wrote to for this long expires. */
-    INBOX_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(7 * 86_400),
+    INBOX_MAX_AGE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365 * 86_400)
+      .default(7 * 86_400),
     /** A command read but not acknowledged for this long (its instance died, or it failed) is taken over by another instance. */
     INGEST_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
     /** After this many failed attempts a command goes to the dead-letter stream. */

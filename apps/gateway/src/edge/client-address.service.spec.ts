@@ -5,9 +5,7 @@ import { ConfigError, loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from './client-address.service.js';
 
 const service = (trustedProxies?: string): ClientAddressService =>
-  new ClientAddressService(
-    loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789', ...(trustedProxies === undefined ? {} : { TRUSTED_PROXIES: trustedProxies }) }),
-  );
+  new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789', ...(trustedProxies === undefined ? {} : { TRUSTED_PROXIES: trustedProxies }) }));
 
 /** Only what proxy-addr reads from a request: the peer address and the X-Forwarded-For header. */
 const request = (peer: string | undefined, forwardedFor?: string): IncomingMessage =>
@@ -43,6 +41,9 @@ describe('ClientAddressService', () => {
   });
 
   it('refuses an invalid TRUSTED_PROXIES at boot with a clear error', () => {
-    assert.throws(() => service('not-an-ip'), (error: unknown) => error instanceof ConfigError && /TRUSTED_PROXIES/.test(error.message));
+    assert.throws(
+      () => service('not-an-ip'),
+      (error: unknown) => error instanceof ConfigError && /TRUSTED_PROXIES/.test(error.message),
+    );
   });
 });

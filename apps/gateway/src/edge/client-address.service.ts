@@ -19,7 +19,7 @@ export class ClientAddressService {
 
   /** The client's address for logs: the nearest untrusted hop, or the raw peer when a trusted hop forwarded garbage. */
   of(request: IncomingMessage): string {
-    const peer = request.socket?.remoteAddress;
+    const peer = request.socket.remoteAddress;
     // A socket already torn down has no remoteAddress; proxy-addr needs one.
     if (!peer) return 'unknown';
     const address = proxyAddr(request, this.trust);

@@ -95,25 +95,29 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
   }
 
   async append(feed: FeedKeys, notification: NewNotification): Promise<AppendResult> {
-    const [stored, epoch, seq] = (await this.run(APPEND, [feed.meta, feed.log, feed.ids], [
-      notification.id,
-      notification.envelopePrefix,
-      feed.route,
-      this.maxLength,
-      this.maxAgeMs,
-      this.metaTtlMs,
-      newEpoch(),
-      notification.pattern,
-      String(notification.createdAtMs),
-    ])) as [number, string, number];
-    return { stored: Number(stored) === 1, position: { epoch, seq: Number(seq) } };
+    const [stored, epoch, seq] = (await this.run(
+      APPEND,
+      [feed.meta, feed.log, feed.ids],
+      [
+        notification.id,
+        notification.envelopePrefix,
+        feed.route,
+        this.maxLength,
+        this.maxAgeMs,
+        this.metaTtlMs,
+        newEpoch(),
+        notification.pattern,
+        String(notification.createdAtMs),
+      ],
+    )) as [number, string, number];
+    return { stored: stored === 1, position: { epoch, seq } };
   }
 
   async readAfter(feed: FeedKeys, afterSeq: number, limit: number): Promise<FeedRange> {
     const [epoch, head, entries, firstId] = (await this.run(READ, [feed.meta, feed.log], [String(afterSeq), String(limit)])) as ReadReply;
     return {
       epoch: typeof epoch === 'string' ? epoch : null,
-      head: Number(head),
+      head,
       items: entries.map(([id, fields]) => ({ seq: seqOf(id), envelopeJson: fields[1] ?? 'null' })),
       firstRetained: typeof firstId === 'string' ? seqOf(firstId) : null,
     };
@@ -146,5 +150,11 @@ const READ = load(READ_SCRIPT);
 
 const seqOf = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf('-')));
 
-/** 10 base-36 characters: a new feed's epoch. */
-const newEpoch = (): string => BigInt(`0x${randomBytes(7).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
+/**
+ * The epoch a feed gets if this append creates it. Only a feed with no meta (new, expired, or lost) takes it, so it must
+ * differ from any epoch the same feed had before: the time in milliseconds does (a feed cannot be created twice in the
+ * same millisecond by one instance: its meta has to vanish in between), and the instance's random part tells instances
+ * apart. Cheaper than random bytes for every append, which is what this is computed for.
+ */
+const INSTANCE_SALT = randomBytes(3).toString('hex').slice(0, 4);
+const newEpoch = (): string => `${Date.now().toString(36)}${INSTANCE_SALT}`;

@@ -14,6 +14,7 @@ import {
 import type { z } from 'zod';
 import { AppConfig } from '../config/app-config.js';
 import { MalformedCommand } from './command.deserializer.js';
+import { jsonText } from './envelope.factory.js';
 import { fastCheck } from './fast-command-check.js';
 
 export type ValidCommand =
@@ -45,7 +46,7 @@ export class CommandValidatorService {
     // The common valid shapes skip zod; zod decides (and words the error) for everything else.
     const checked = fastCheck(pattern, raw) ?? this.parse(pattern, raw);
     if (!checked.ok) return checked;
-    const size = Buffer.byteLength(JSON.stringify(checked.command.data) ?? '');
+    const size = Buffer.byteLength(jsonText(checked.command.data));
     if (size > this.maxPayloadBytes) {
       return { ok: false, reason: CommandRejectReasons.PayloadTooLarge, detail: `data is ${size} bytes, limit is ${this.maxPayloadBytes}` };
     }

@@ -17,13 +17,13 @@ describe('CommandDeserializer', () => {
   });
 
   it('turns text that is not JSON into not_json', () => {
-    const { data } = deserializer.deserialize('{oops', channel);
+    const { data } = deserializer.deserialize('{oops', channel) as { data: unknown };
     assert.ok(data instanceof MalformedCommand && data.reason === CommandRejectReasons.NotJson);
   });
 
   it('turns JSON without an envelope into not_an_envelope', () => {
     for (const value of [null, 42, [1], { pattern: Patterns.NotifyUser }]) {
-      const { data } = deserializer.deserialize(value, channel);
+      const { data } = deserializer.deserialize(value, channel) as { data: unknown };
       assert.ok(data instanceof MalformedCommand && data.reason === CommandRejectReasons.NotAnEnvelope, JSON.stringify(value));
     }
   });

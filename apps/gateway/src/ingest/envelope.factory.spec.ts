@@ -24,7 +24,10 @@ describe('buildEnvelope', () => {
   it('formats createdAt per millisecond, also when consecutive commands share or alternate milliseconds', () => {
     const times = [0, 0, 1, 0, 1_700_000_000_123, 1_700_000_000_123, 1];
     const created = times.map((sentAt) => buildEnvelope(Patterns.NotifyUser, { id: 'n', type: 't', data: 1, sentAt }, {}, 5).createdAt);
-    assert.deepEqual(created, times.map((ms) => new Date(ms).toISOString()));
+    assert.deepEqual(
+      created,
+      times.map((ms) => new Date(ms).toISOString()),
+    );
   });
   it('derives the id from the raw command and uses the receipt time without sentAt', () => {
     const raw = { userId: 'u', data: null };

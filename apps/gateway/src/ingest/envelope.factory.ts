@@ -8,9 +8,9 @@ import type { NotificationEnvelope, NotifyPattern } from '@herald/contracts';
  * for identical content set `id` (the SDK always does) or `sentAt`.
  */
 export function deriveNotificationId(pattern: NotifyPattern, rawData: unknown): string {
-  const hash = createHash('sha1').update(pattern).update('\n').update(JSON.stringify(rawData) ?? '').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hash = createHash('sha1').update(pattern).update('\n').update(jsonText(rawData)).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
@@ -50,3 +50,9 @@ export function buildEnvelope(pattern: NotifyPattern, command: EnvelopeSource, r
 export function envelopePrefix(envelope: UnstoredEnvelope): string {
   return JSON.stringify(envelope).slice(0, -1);
 }
+
+/** JSON.stringify gives undefined for what JSON cannot represent, whatever its declared type says. */
+export function jsonText(value: unknown): string {
+  return stringify(value) ?? '';
+}
+const stringify: (value: unknown) => string | undefined = JSON.stringify;

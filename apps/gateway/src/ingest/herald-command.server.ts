@@ -1,9 +1,19 @@
 import { Logger } from '@nestjs/common';
 import { BaseRpcContext, Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
-import { COMMAND_GROUP, COMMAND_STREAM, CommandRejectReasons, DEAD_LETTER_STREAM, RedisClientRoles, replyChannel, type Pattern, type RedisClientRoleLabel } from '@herald/contracts';
+import {
+  COMMAND_GROUP,
+  COMMAND_STREAM,
+  CommandRejectReasons,
+  DEAD_LETTER_STREAM,
+  RedisClientRoles,
+  replyChannel,
+  type Pattern,
+  type RedisClientRoleLabel,
+} from '@herald/contracts';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { CommandDeserializer, MalformedCommand } from './command.deserializer.js';
+import { jsonText } from './envelope.factory.js';
 
 export interface HeraldCommandServerOptions {
   redisUrl: string;
@@ -34,6 +44,9 @@ export class CommandContext extends BaseRpcContext<[pattern: string, source: 'st
 
 type ConnectionListener = (role: RedisClientRoleLabel, connected: boolean) => void;
 type StreamEntry = [id: string, fields: string[]];
+
+/** Batches read but not yet stored and acknowledged, at most. */
+const MAX_BATCHES_IN_FLIGHT = 4;
 
 /**
  * Herald's command transport: the `@EventPattern` / `@MessagePattern` handlers of the ingest module, fed from two
@@ -69,10 +82,12 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     this.blockMs = options.blockMs ?? 1000;
   }
 
-  on(event: 'connection', callback: ConnectionListener): void {
-    if (event === 'connection') this.connectionListeners.push(callback);
+  /** The only event: a Redis client of the transport connected or disconnected (RedisStatusService listens). */
+  on(_event: 'connection', callback: ConnectionListener): void {
+    this.connectionListeners.push(callback);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- Nest's Server declares unwrap<T>()
   unwrap<T>(): T {
     return this.clients as T;
   }
@@ -141,27 +156,65 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     }
   }
 
-  private get writer(): Redis {
-    return this.clients.get(RedisClientRoles.TransportPub)!;
+  /** Read anew after every await (a plain field read is narrowed by the loop condition). */
+  private isClosed(): boolean {
+    return this.closed;
   }
 
+  private get writer(): Redis {
+    return this.role(RedisClientRoles.TransportPub);
+  }
+
+  private role(role: RedisClientRoleLabel): Redis {
+    const client = this.clients.get(role);
+    if (client === undefined) throw new Error(`HeraldCommandServer: no ${role} client before listen()`);
+    return client;
+  }
+
+  /**
+   * Reads the next batch as soon as the previous one's handlers have started, not once they are done: a command that
+   * arrives meanwhile does not wait for the previous batch's stores and acknowledgement. Batches still keep their
+   * order in Redis (each one's store calls are issued before the next is read), and at most MAX_BATCHES_IN_FLIGHT
+   * are unfinished at once.
+   */
   private async readLoop(): Promise<void> {
-    const reader = this.clients.get(RedisClientRoles.Ingest)!;
+    const reader = this.role(RedisClientRoles.Ingest);
+    const inFlight = new Set<Promise<void>>();
     while (!this.closed) {
+      if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
+        await Promise.race(inFlight);
+        continue;
+      }
       let reply: unknown;
       try {
-        reply = await reader.call('XREADGROUP', 'GROUP', COMMAND_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', COMMAND_STREAM, '>');
+        reply = await reader.call(
+          'XREADGROUP',
+          'GROUP',
+          COMMAND_GROUP,
+          this.options.consumer,
+          'COUNT',
+          this.batchSize,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          COMMAND_STREAM,
+          '>',
+        );
       } catch (error) {
-        if (this.closed) return;
+        if (this.isClosed()) return;
         // A Redis that lost its data (no persistence) has no group any more: create it again.
         if (String(error).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
         else this.log.warn(`reading the command stream failed: ${String(error)}`);
         await delay(200);
         continue;
       }
+      // One stream asked, so one [name, entries] pair, or null when the block timed out.
       const streams = reply as Array<[string, StreamEntry[]]> | null;
-      if (streams?.[0] !== undefined) await this.process(streams[0][1]);
+      if (streams === null || streams.length === 0) continue;
+      const batch = this.process(streams[0][1]).finally(() => inFlight.delete(batch));
+      inFlight.add(batch);
     }
+    await Promise.all(inFlight);
   }
 
   /**
@@ -173,7 +226,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
     if (done.length === 0) return;
     try {
-      await this.writer.multi().xack(COMMAND_STREAM, COMMAND_GROUP, ...done).xdel(COMMAND_STREAM, ...done).exec();
+      await this.writer
+        .multi()
+        .xack(COMMAND_STREAM, COMMAND_GROUP, ...done)
+        .xdel(COMMAND_STREAM, ...done)
+        .exec();
     } catch (error) {
       // Not acknowledged: they are claimed again later and deduplicated by the store.
       this.log.warn(`acknowledging ${done.length} command(s) failed: ${String(error)}`);
@@ -233,8 +290,9 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
       else retry.push(id);
     }
     if (retry.length > 0) {
-      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<StreamEntry | null>;
-      await this.process(claimed.filter((entry): entry is StreamEntry => entry !== null && entry[1] !== null));
+      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
+      // An entry deleted meanwhile comes back empty (or not at all): nothing to do for it.
+      await this.process(claimed.filter((entry): entry is StreamEntry => entry?.[1] != null));
     }
     if (++this.reclaimRounds % 100 === 0) await this.forgetIdleConsumers();
   }
@@ -276,7 +334,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const context = new CommandContext([channel, 'pubsub', undefined]);
     if (packet.id !== undefined && !handler.isEventHandler) {
       const id = packet.id;
-      this.handleRequest(context, async () => this.transformToObservable(await handler(packet.data, context)), (response) => this.reply(channel, id, response));
+      this.handleRequest(
+        context,
+        async () => this.transformToObservable(await handler(packet.data, context)),
+        (response) => this.reply(channel, id, response),
+      );
       return;
     }
     // Not retried: a pub/sub command lives only as long as its delivery. Publishers that need retries use the stream.
@@ -338,4 +400,4 @@ async function connected(client: Redis): Promise<void> {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'object' ? JSON.stringify(error) : String(error));
+const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'string' ? error : jsonText(error) || 'unknown error');

@@ -5,7 +5,6 @@ import { HeraldMetrics } from '@herald/metrics';
 import type { PinoLogger } from 'nestjs-pino';
 import { loadConfig } from '../config/app-config.js';
 import { InboxStore, type AppendResult, type FeedRange, type NewNotification } from '../inbox/inbox-store.js';
-import type { MetricsService } from '../ops/metrics.service.js';
 import { CommandValidatorService } from './command-validator.service.js';
 import { MalformedCommand } from './command.deserializer.js';
 import { IngestService } from './ingest.service.js';
@@ -36,7 +35,7 @@ function setup() {
   const warnings: unknown[] = [];
   const logger = { warn: (fields: unknown) => warnings.push(fields) } as unknown as PinoLogger;
   const validator = new CommandValidatorService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789', MAX_PAYLOAD_BYTES: '100' }));
-  const ingest = new IngestService(validator, store, metrics as MetricsService, logger);
+  const ingest = new IngestService(validator, store, metrics, logger);
   const counter = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
     const metric = await metrics.registry.getSingleMetric(name)?.get();
     return metric?.values.find((value) => Object.entries(labels).every(([key, label]) => value.labels[key] === label))?.value ?? 0;
@@ -56,7 +55,13 @@ describe('IngestService', () => {
       pattern: Patterns.NotifyUser,
       createdAtMs: 0,
     });
-    assert.deepEqual(JSON.parse(`${stored!.envelopePrefix},"cursor":"e.1"}`), { id: 'n1', type: 't', data: { a: 1 }, createdAt: '1970-01-01T00:00:00.000Z', cursor: 'e.1' });
+    assert.deepEqual(JSON.parse(`${stored.envelopePrefix},"cursor":"e.1"}`), {
+      id: 'n1',
+      type: 't',
+      data: { a: 1 },
+      createdAt: '1970-01-01T00:00:00.000Z',
+      cursor: 'e.1',
+    });
     assert.equal(await counter('herald_notifications_stored_total', { feed: 'user' }), 1);
   });
 
@@ -81,7 +86,7 @@ describe('IngestService', () => {
     assert.deepEqual([...store.feeds.keys()], [userFeedKeys('ann').log, userFeedKeys('zed').log]);
     await ingest.handle(Patterns.NotifyBroadcast, { data: 2, id: 'b' });
     const [broadcast] = store.feeds.get(BROADCAST_FEED_KEYS.log) ?? [];
-    assert.match(broadcast!.envelopePrefix, /,"feed":"broadcast"$/);
+    assert.match(broadcast.envelopePrefix, /,"feed":"broadcast"$/);
   });
 
   it('rejects, logs and counts a malformed command, and stores nothing', async () => {

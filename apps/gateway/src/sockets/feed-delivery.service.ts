@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   BROADCAST_FEED_KEYS,
   ClientEvents,
+  Feeds,
   GapReasons,
   NOTIFY_PATTERNS,
   Patterns,
@@ -42,7 +43,6 @@ export interface ResumeRequest {
  */
 interface FeedState {
   readonly feed: Feed;
-  readonly keys: FeedKeys;
   epoch: string | null;
   seq: number;
   /** While true, live notifications wait in `pending`: a replay or catch-up is writing older ones. */
@@ -96,7 +96,7 @@ export class FeedDeliveryService {
     this.namespace = namespace;
     this.writer = new SocketWriter(namespace);
     this.metrics.setFastJsonFraming(this.writer.fastJson);
-    if (!this.writer.fastJson) this.logger.warn("socket.io encodes differently than expected: notifications are parsed and re-encoded (slower)");
+    if (!this.writer.fastJson) this.logger.warn('socket.io encodes differently than expected: notifications are parsed and re-encoded (slower)');
     this.router.onMessage((channel, message) => this.route(channel, message));
     this.router.onResubscribed(() => this.catchUpEveryone());
     return this.router.join(BROADCAST_FEED_KEYS.route);
@@ -108,12 +108,12 @@ export class FeedDeliveryService {
    */
   async attach(socket: NotificationSocket, resume: ResumeRequest): Promise<void> {
     const userKeys = userFeedKeys(socket.data.userId);
-    const device: Device = { socket, user: newState('user', userKeys), broadcast: newState('broadcast', BROADCAST_FEED_KEYS) };
+    const device: Device = { socket, user: newState(Feeds.User), broadcast: newState(Feeds.Broadcast) };
     this.devices.set(socket, device);
     await this.router.join(userKeys.route);
-    if (!socket.connected) return;
+    if (gone(socket)) return;
     const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
-    if (!socket.connected) return;
+    if (gone(socket)) return;
     socket.emit(ClientEvents.SessionReady, { ...user, broadcast });
     this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? 'replayed' : 'none'));
     await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
@@ -123,7 +123,7 @@ export class FeedDeliveryService {
     const device = this.devices.get(socket);
     if (device === undefined) return;
     this.devices.delete(socket);
-    this.router.leave(device.user.keys.route);
+    this.router.leave(keysOf(device, device.user).route);
   }
 
   /** Sockets of this user on this instance. */
@@ -189,7 +189,7 @@ export class FeedDeliveryService {
 
   /** Replays what came after the client's cursor; leaves the state syncing (live ones wait until `flush`). */
   private async resume(device: Device, state: FeedState, since: unknown): Promise<FeedReady> {
-    const head = await this.store.readAfter(state.keys, 0, 0);
+    const head = await this.store.readAfter(keysOf(device, state), 0, 0);
     if (since === undefined || since === null) {
       moveTo(state, head.epoch, head.head);
       return { cursor: cursorOf(head), recovered: true, replayed: 0 };
@@ -221,7 +221,7 @@ export class FeedDeliveryService {
     let first: string | null = null;
     let firstSeq: number | null = null;
     for (;;) {
-      const range = await this.store.readAfter(state.keys, state.seq, PAGE);
+      const range = await this.store.readAfter(keysOf(device, state), state.seq, PAGE);
       if (range.epoch === null) return { replayed, first, firstSeq };
       if (range.epoch !== state.epoch) {
         moveTo(state, range.epoch, 0);
@@ -229,7 +229,7 @@ export class FeedDeliveryService {
       }
       for (const item of range.items) {
         if (item.seq <= state.seq) continue;
-        if (!device.socket.connected) return { replayed, first, firstSeq };
+        if (gone(device.socket)) return { replayed, first, firstSeq };
         state.seq = item.seq;
         this.write(device, this.writer.encodeJson(ClientEvents.Notification, item.envelopeJson));
         if (firstSeq === null) {
@@ -251,7 +251,7 @@ export class FeedDeliveryService {
     const pending = state.pending ?? [];
     state.pending = pending;
     for (let index = 0; index < pending.length; index++) {
-      const notification = pending[index]!;
+      const notification = pending[index];
       let verdict = verdictOf(state, notification.message);
       if (verdict === 'gap') {
         await this.replay(device, state);
@@ -268,7 +268,7 @@ export class FeedDeliveryService {
   /** A socket saw a gap: fill it from the store, then let the waiting live notifications through. */
   private async catchUp(device: Device, state: FeedState): Promise<void> {
     for (;;) {
-      if (!device.socket.connected) return;
+      if (gone(device.socket)) return;
       try {
         await this.replay(device, state);
         await this.flush(device, state);
@@ -301,7 +301,13 @@ export class FeedDeliveryService {
   }
 }
 
-const newState = (feed: Feed, keys: FeedKeys): FeedState => ({ feed, keys, epoch: null, seq: 0, syncing: true, pending: undefined });
+/** Whether the socket disconnected: checked again after every await, whatever was known before it. */
+const gone = (socket: { readonly connected: boolean }): boolean => !socket.connected;
+
+const newState = (feed: Feed): FeedState => ({ feed, epoch: null, seq: 0, syncing: true, pending: undefined });
+
+/** Built when needed (connect, catch-up, disconnect) rather than kept: four strings per idle socket add up. */
+const keysOf = (device: Device, state: FeedState): FeedKeys => (state.feed === Feeds.User ? userFeedKeys(device.socket.data.userId) : BROADCAST_FEED_KEYS);
 
 function moveTo(state: FeedState, epoch: string | null, seq: number): void {
   state.epoch = epoch;
@@ -317,4 +323,4 @@ function verdictOf(state: FeedState, message: RouteMessage): Verdict {
   return seq <= state.seq ? 'skip' : 'gap';
 }
 
-const patternLabel = (pattern: string): NotifyPattern => (NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser;
+const patternLabel = (pattern: string): NotifyPattern => ((NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser);

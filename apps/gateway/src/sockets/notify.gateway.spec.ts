@@ -11,19 +11,18 @@ import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import type { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { DrainState } from '../ops/drain-state.service.js';
-import type { MetricsService } from '../ops/metrics.service.js';
 import type { FeedDeliveryService } from './feed-delivery.service.js';
 import { loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { waitUntil } from '../../../../test/support/wait.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
-import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
+import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The gateway on a real in-process socket.io server, wired the way Nest wires it, with a stand-in for the JWT check. */
 describe('NotifyGateway', () => {
   let http: HttpServer;
-  let io: Server;
+  let io: NotificationServer;
   let gateway: NotifyGateway;
   let metrics: HeraldMetrics;
   const serverSockets = new Map<string, NotificationSocket>();
@@ -56,7 +55,7 @@ describe('NotifyGateway', () => {
     // What the sockets receive is FeedDeliveryService's own concern (feed-delivery.service.spec.ts).
     const feeds = { bind: async () => undefined, attach: async () => undefined, detach: () => undefined } as unknown as FeedDeliveryService;
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    gateway = new NotifyGateway(auth, metrics as MetricsService, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })), feeds, new DrainState());
+    gateway = new NotifyGateway(auth, metrics, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })), feeds, new DrainState());
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);
     namespace.on('connection', (socket) => {
@@ -68,7 +67,7 @@ describe('NotifyGateway', () => {
 
   after(async () => {
     for (const client of clients) client.close();
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await io.close();
   });
 
   it('keeps no bearer token and no per-socket closures on a connected socket', async () => {
@@ -111,7 +110,8 @@ describe('NotifyGateway', () => {
   it('counts what a client sends that is no socket.io packet as a socket error', async () => {
     const client = await join('garbled');
     const count = async () =>
-      (await metrics.registry.getSingleMetric('herald_client_errors_total')?.get())?.values.find(({ labels }) => labels['kind'] === ClientErrorKinds.SocketError)?.value ?? 0;
+      (await metrics.registry.getSingleMetric('herald_client_errors_total')?.get())?.values.find(({ labels }) => labels['kind'] === ClientErrorKinds.SocketError)
+        ?.value ?? 0;
     const before = await count();
     client.io.engine.write('not a socket.io packet');
     await waitFor(async () => (await count()) === before + 1);

@@ -56,7 +56,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     // A listener shared by all sockets: each idle connection holds its listeners for its lifetime. What clients send
     // (events, undecodable packets) is counted by the parser (counting-parser.ts), which needs nothing per socket.
     socket.on('disconnect', this.onDisconnect);
-    const { since, broadcastSince } = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const { since, broadcastSince } = socket.handshake.auth as Record<string, unknown>;
     // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
     socket.handshake.auth = {};
     this.feeds.attach(socket, { since, broadcastSince }).catch((error: unknown) => {

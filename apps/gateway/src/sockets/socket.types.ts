@@ -1,5 +1,5 @@
 import { InterServerEventNames, type ClientToServerEvents, type ServerToClientEvents } from '@herald/contracts';
-import type { Namespace, Socket } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
 
 /** Kept plain and small: the Redis adapter serialises it whenever another instance fetches sockets. */
 export interface SocketData {
@@ -15,3 +15,4 @@ export interface InterServerEvents {
 
 export type NotificationNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type NotificationSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type NotificationServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

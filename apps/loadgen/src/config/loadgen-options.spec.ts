@@ -20,7 +20,14 @@ describe('parseLoadgenOptions', () => {
     assert.deepEqual(fixed.systems, ['baseline']);
     assert.equal(fixed.durationSeconds, 0.5);
 
-    const remote = parseLoadgenOptions(['--herald-urls', 'http://127.0.0.1:3000/,http://localhost:3001', '--herald-redis-url', 'redis://127.0.0.1:7000', '--jwt-secret', '0123456789abcdef']);
+    const remote = parseLoadgenOptions([
+      '--herald-urls',
+      'http://127.0.0.1:3000/,http://localhost:3001',
+      '--herald-redis-url',
+      'redis://127.0.0.1:7000',
+      '--jwt-secret',
+      '0123456789abcdef',
+    ]);
     assert.deepEqual(remote.remote.herald, { urls: ['http://127.0.0.1:3000', 'http://localhost:3001'], redisUrl: 'redis://127.0.0.1:7000' });
 
     const chart = parseLoadgenOptions(['--chart', 'bench/results/run.json']);
@@ -35,12 +42,15 @@ describe('parseLoadgenOptions', () => {
   });
 
   it('names every bad flag', () => {
-    assert.throws(() => parseLoadgenOptions(['--connections', 'lots', '--rates', '5,-1']), (error: unknown) => {
-      assert.ok(error instanceof OptionsError);
-      assert.match(error.message, /--connections: connections must be a number/);
-      assert.match(error.message, /--rates: rates must be positive numbers/);
-      return true;
-    });
+    assert.throws(
+      () => parseLoadgenOptions(['--connections', 'lots', '--rates', '5,-1']),
+      (error: unknown) => {
+        assert.ok(error instanceof OptionsError);
+        assert.match(error.message, /--connections: connections must be a number/);
+        assert.match(error.message, /--rates: rates must be positive numbers/);
+        return true;
+      },
+    );
     assert.throws(() => parseLoadgenOptions(['--bogus']), /Unknown option '--bogus'/);
     assert.throws(() => parseLoadgenOptions(['--users', '10', '--connections', '5']), /users cannot exceed connections/);
     assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, baseline/);

@@ -74,13 +74,21 @@ connections comfortably), and give it more cores; see docs/performance.md.
 `;
 
 const positiveInt = (name: string) =>
-  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be positive`);
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be positive`);
 const positiveNumber = (name: string) => z.coerce.number({ error: `${name} must be a number` }).positive(`${name} must be positive`);
 
 const urlList = (name: string) =>
   z
     .string()
-    .transform((value) => value.split(',').map((item) => item.trim().replace(/\/+$/, '')).filter((item) => item.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim().replace(/\/+$/, ''))
+        .filter((item) => item.length > 0),
+    )
     .refine((urls) => urls.length > 0, `${name} needs at least one URL`)
     .refine((urls) => urls.every((url) => /^https?:\/\//.test(url) && URL.canParse(url)), `${name} must be http(s) URLs`);
 
@@ -91,7 +99,14 @@ const RawSchema = z
     systems: z
       .string()
       .default(SYSTEM_NAMES.join(','))
-      .transform((value) => [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item.length > 0))])
+      .transform((value) => [
+        ...new Set(
+          value
+            .split(',')
+            .map((item) => item.trim())
+            .filter((item) => item.length > 0),
+        ),
+      ])
       .pipe(z.array(z.enum(SYSTEM_NAMES, { error: `systems must be among ${SYSTEM_NAMES.join(', ')}` })).min(1, 'systems must name at least one system')),
     instances: positiveInt('instances').max(64).default(2),
     connections: positiveInt('connections').max(200_000).default(2000),
@@ -135,7 +150,10 @@ const RawSchema = z
     profile: z.boolean().default(false),
     'heap-snapshots': z.boolean().default(false),
     analyze: z.string().min(1).optional(),
-    chart: z.string().regex(/\.json$/, 'chart takes a .json report').optional(),
+    chart: z
+      .string()
+      .regex(/\.json$/, 'chart takes a .json report')
+      .optional(),
     out: z.string().min(1).default(DEFAULT_RESULTS_DIR),
     json: z.string().min(1).optional(),
     quiet: z.boolean().default(false),
@@ -147,7 +165,8 @@ const RawSchema = z
       const redis = raw[`${system}-redis-url`];
       if (urls && !redis) ctx.addIssue({ code: 'custom', path: [`${system}-redis-url`], message: `--${system}-urls needs --${system}-redis-url` });
       if (!urls && redis) ctx.addIssue({ code: 'custom', path: [`${system}-urls`], message: `--${system}-redis-url needs --${system}-urls` });
-      if (urls && !raw['jwt-secret']) ctx.addIssue({ code: 'custom', path: ['jwt-secret'], message: `--${system}-urls needs --jwt-secret (the secret those servers accept)` });
+      if (urls && !raw['jwt-secret'])
+        ctx.addIssue({ code: 'custom', path: ['jwt-secret'], message: `--${system}-urls needs --jwt-secret (the secret those servers accept)` });
       const hosts = [...(urls ?? []), ...(redis ? [redis] : [])].map((url) => new URL(url).hostname);
       const remote = hosts.filter((host) => !/^127\.\d+\.\d+\.\d+$/.test(host) && host !== 'localhost' && host !== '[::1]');
       if (remote.length > 0 && !raw['allow-remote']) {
@@ -204,9 +223,37 @@ export class OptionsError extends Error {
 }
 
 const STRING_FLAGS = [
-  'systems', 'instances', 'connections', 'users', 'workers', 'duration', 'warmup', 'payload-bytes', 'rates', 'start-rate', 'rate-factor',
-  'max-rate', 'refine', 'compare-repeats', 'compare-duration', 'compare-settle', 'repeat', 'retries', 'max-p99', 'drain-timeout', 'connect-timeout', 'herald-urls', 'herald-redis-url', 'baseline-urls',
-  'baseline-redis-url', 'jwt-secret', 'node-flags', 'analyze', 'chart', 'out', 'json',
+  'systems',
+  'instances',
+  'connections',
+  'users',
+  'workers',
+  'duration',
+  'warmup',
+  'payload-bytes',
+  'rates',
+  'start-rate',
+  'rate-factor',
+  'max-rate',
+  'refine',
+  'compare-repeats',
+  'compare-duration',
+  'compare-settle',
+  'repeat',
+  'retries',
+  'max-p99',
+  'drain-timeout',
+  'connect-timeout',
+  'herald-urls',
+  'herald-redis-url',
+  'baseline-urls',
+  'baseline-redis-url',
+  'jwt-secret',
+  'node-flags',
+  'analyze',
+  'chart',
+  'out',
+  'json',
 ] as const;
 
 /** Parses command line flags; throws an OptionsError that names every bad flag. */

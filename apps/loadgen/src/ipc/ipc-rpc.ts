@@ -54,7 +54,7 @@ export class RpcClient<M extends MethodMap> {
         this.pending.delete(id);
         reject(new Error(`${this.name}: ${method} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.pending.set(id, { resolve, reject, timer });
       this.child.send({ rpc: 'call', id, method, params } satisfies RpcCall, (error) => {
         if (!error) return;
         clearTimeout(timer);

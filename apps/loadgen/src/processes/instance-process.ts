@@ -91,7 +91,7 @@ export class InstanceProcess {
       };
       this.child.on('message', listener);
     });
-    this.child.send({ ...request, tag: PROBE_TAG, id } as ProbeRequest);
+    this.child.send({ ...request, tag: PROBE_TAG, id });
     const result = await reply;
     if (!result.ok) throw new Error(`${this.name}: probe ${request.op} failed: ${result.error}`);
     return result;

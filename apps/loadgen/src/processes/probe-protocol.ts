@@ -46,8 +46,7 @@ export interface ProbeSample {
 }
 
 export type ProbeReply =
-  | { tag: typeof PROBE_TAG; id: number; ok: true; sample?: ProbeSample; file?: string }
-  | { tag: typeof PROBE_TAG; id: number; ok: false; error: string };
+  { tag: typeof PROBE_TAG; id: number; ok: true; sample?: ProbeSample; file?: string } | { tag: typeof PROBE_TAG; id: number; ok: false; error: string };
 
 export const isProbeReply = (message: unknown): message is ProbeReply =>
   typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROBE_TAG;

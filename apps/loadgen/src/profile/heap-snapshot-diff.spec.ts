@@ -14,10 +14,19 @@ const snapshot = (nodes: Array<[string, string, number]>): HeapSnapshot => {
 };
 
 describe('heap snapshot diff', () => {
-  const before = snapshot([['object', 'Socket', 100], ['string', 'abc', 20], ['closure', 'onData', 32]]);
+  const before = snapshot([
+    ['object', 'Socket', 100],
+    ['string', 'abc', 20],
+    ['closure', 'onData', 32],
+  ]);
   const after = snapshot([
-    ['object', 'Socket', 100], ['object', 'Socket', 100], ['object', 'Socket', 100],
-    ['string', 'abc', 20], ['string', 'user:1', 30], ['closure', 'onData', 32], ['object', 'Timeout', 80],
+    ['object', 'Socket', 100],
+    ['object', 'Socket', 100],
+    ['object', 'Socket', 100],
+    ['string', 'abc', 20],
+    ['string', 'user:1', 30],
+    ['closure', 'onData', 32],
+    ['object', 'Timeout', 80],
   ]);
 
   it('groups by constructor, and strings and other contents under one name', () => {
@@ -39,7 +48,16 @@ describe('heap snapshot diff', () => {
   });
 
   it('compares two systems per connection, leaving compiled code out', () => {
-    const lean = diffHeapSnapshots(before, snapshot([['object', 'Socket', 100], ['object', 'Socket', 100], ['string', 'abc', 20], ['closure', 'onData', 32], ['code', 'f', 500]]));
+    const lean = diffHeapSnapshots(
+      before,
+      snapshot([
+        ['object', 'Socket', 100],
+        ['object', 'Socket', 100],
+        ['string', 'abc', 20],
+        ['closure', 'onData', 32],
+        ['code', 'f', 500],
+      ]),
+    );
     const heavy = diffHeapSnapshots(before, after);
     const extra = compareHeapDiffs(heavy, 1, lean, 1);
     assert.deepEqual(extra.slice(0, 3), [

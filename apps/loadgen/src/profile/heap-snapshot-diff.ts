@@ -36,12 +36,12 @@ export function groupHeapSnapshot(snapshot: HeapSnapshot): Map<string, HeapGroup
   if (typeAt < 0 || nameAt < 0 || sizeAt < 0) throw new Error('not a V8 heap snapshot (no type/name/self_size node fields)');
   const groups = new Map<string, HeapGroup>();
   for (let offset = 0; offset < snapshot.nodes.length; offset += fields.length) {
-    const type = types[snapshot.nodes[offset + typeAt]!] ?? 'unknown';
-    const rawName = snapshot.strings[snapshot.nodes[offset + nameAt]!] ?? '';
+    const type = types[snapshot.nodes[offset + typeAt]] ?? 'unknown';
+    const rawName = snapshot.strings[snapshot.nodes[offset + nameAt]] ?? '';
     const name = GROUPED_TYPES[type] ?? (type === 'object' ? rawName : `(${type}) ${rawName}`);
     const group = groups.get(name) ?? { name, count: 0, bytes: 0 };
     group.count++;
-    group.bytes += snapshot.nodes[offset + sizeAt]!;
+    group.bytes += snapshot.nodes[offset + sizeAt];
     groups.set(name, group);
   }
   return groups;

@@ -5,14 +5,7 @@ import { BenchSession, type Log } from '../runner/bench-session.js';
 import { compareHeapDiffs, diffHeapSnapshots, renderHeapDiff, type HeapDiff, type HeapSnapshot } from './heap-snapshot-diff.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 import { renderRuns } from '../report/report-table.js';
-import {
-  renderCpuSummary,
-  renderHeapSummary,
-  summarizeCpuProfile,
-  summarizeHeapProfile,
-  type CpuProfile,
-  type HeapProfile,
-} from './profile-summary.js';
+import { renderCpuSummary, renderHeapSummary, summarizeCpuProfile, summarizeHeapProfile, type CpuProfile, type HeapProfile } from './profile-summary.js';
 
 /**
  * Functions on Herald's delivery path (and the baseline's) whose inclusive cost the summary lists: the transport (Nest's
@@ -20,10 +13,44 @@ import {
  * encoding and writing, logging. Names of both phases are kept so old and new profiles read alike.
  */
 const FOCUS = [
-  'handleMessage', 'dispatch', 'parseMessage', 'deserialize', 'handleEvent', 'getHandlerByPattern', 'getRouteFromPattern', 'runWithProcessingHooks',
-  'transformToObservable', 'intercept', 'pipesFn', 'notifyUser', 'handle', 'validate', 'fastCheck', 'safeParse', 'stringify', 'buildEnvelope',
-  'deriveNotificationId', 'toISOString', 'localSocketsOfUser', 'sendToUser', 'sendToUsers', 'countLocal', 'get local', 'commandReceived', 'delivered',
-  'emit', 'broadcast', 'encode', 'encodeAsString', 'hasBinary', 'writeToEngine', 'sendFrame', 'writev', 'debug', 'onmessage', 'decode',
+  'handleMessage',
+  'dispatch',
+  'parseMessage',
+  'deserialize',
+  'handleEvent',
+  'getHandlerByPattern',
+  'getRouteFromPattern',
+  'runWithProcessingHooks',
+  'transformToObservable',
+  'intercept',
+  'pipesFn',
+  'notifyUser',
+  'handle',
+  'validate',
+  'fastCheck',
+  'safeParse',
+  'stringify',
+  'buildEnvelope',
+  'deriveNotificationId',
+  'toISOString',
+  'localSocketsOfUser',
+  'sendToUser',
+  'sendToUsers',
+  'countLocal',
+  'get local',
+  'commandReceived',
+  'delivered',
+  'emit',
+  'broadcast',
+  'encode',
+  'encodeAsString',
+  'hasBinary',
+  'writeToEngine',
+  'sendFrame',
+  'writev',
+  'debug',
+  'onmessage',
+  'decode',
 ];
 
 // Finer than V8's default 32 KB so per-message allocations of a few hundred bytes are sampled often enough.
@@ -34,7 +61,7 @@ const isCpuProfile = (value: unknown): value is CpuProfile =>
 const isHeapProfile = (value: unknown): value is HeapProfile => typeof value === 'object' && value !== null && 'head' in value;
 
 /** `--analyze FILE`: summarises a whole profile (no window). */
-export async function analyzeProfileFile(file: string, text: string): Promise<string> {
+export function analyzeProfileFile(file: string, text: string): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -59,7 +86,7 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
   const snapshotConnections = new Map<SystemName, number>();
   // Instance 0 of each system: enough to see what one connection keeps alive.
   const snapshot = (system: SystemName, moment: 'before' | 'after') => join(dir, `${system}-0-${moment}-connect.heapsnapshot`);
-  const rate = options.rates[0]!;
+  const rate = options.rates[0];
   const session = await BenchSession.open({ ...options, rates: [rate] }, log, {
     nodeFlagsFor: (system: SystemName, index: number) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${system}-${index}.cpuprofile`],
     beforeConnect: async (target) => {
@@ -72,12 +99,14 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
       snapshotConnections.set(target.system, connections[0] ?? 0);
     },
     beforeLoad: async (target) => {
-      await Promise.all(target.instances.map((instance) => instance.process?.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })));
+      await Promise.all(
+        target.instances.flatMap((instance) => (instance.process ? [instance.process.probe({ op: 'heap-start', samplingIntervalBytes: HEAP_SAMPLING_BYTES })] : [])),
+      );
     },
     afterLoad: async (target, runWindows) => {
       await Promise.all(
-        target.instances.map((instance, index) =>
-          instance.process?.probe({ op: 'heap-stop', file: join(dir, `${target.system}-${index}.heapprofile`) }),
+        target.instances.flatMap((instance, index) =>
+          instance.process ? [instance.process.probe({ op: 'heap-stop', file: join(dir, `${target.system}-${index}.heapprofile`) })] : [],
         ),
       );
       runWindows.forEach((window, index) => {
@@ -96,18 +125,26 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
     await session.close();
   }
   const sections: string[] = [`# Profile at ${rate} notify.user/s for ${options.durationSeconds} s`, '', '```', renderRuns(runs), '```'];
-  const diffs = new Map<SystemName, HeapDiff>();
+  const diffs = new Map<SystemName, { diff: HeapDiff; connections: number }>();
   for (const [system, connections] of snapshotConnections) {
     const read = async (moment: 'before' | 'after') => JSON.parse(await readFile(snapshot(system, moment), 'utf8')) as HeapSnapshot;
     const diff = diffHeapSnapshots(await read('before'), await read('after'));
-    diffs.set(system, diff);
+    diffs.set(system, { diff, connections });
     sections.push('', `## ${system}-0: heap retained by idle connections`, '', '```', renderHeapDiff(diff, connections), '```');
   }
   const herald = diffs.get('herald');
   const baseline = diffs.get('baseline');
   if (herald && baseline) {
-    const extra = compareHeapDiffs(herald, snapshotConnections.get('herald')!, baseline, snapshotConnections.get('baseline')!);
-    sections.push('', '## Per idle connection: Herald minus baseline', '', '```', '  bytes/conn  objects/conn  kind', ...extra.map((group) => `  ${group.bytes.toFixed(1).padStart(10)}  ${group.count.toFixed(1).padStart(12)}  ${group.name}`), '```');
+    const extra = compareHeapDiffs(herald.diff, herald.connections, baseline.diff, baseline.connections);
+    sections.push(
+      '',
+      '## Per idle connection: Herald minus baseline',
+      '',
+      '```',
+      '  bytes/conn  objects/conn  kind',
+      ...extra.map((group) => `  ${group.bytes.toFixed(1).padStart(10)}  ${group.count.toFixed(1).padStart(12)}  ${group.name}`),
+      '```',
+    );
   }
   for (const run of runs) {
     for (const instance of run.instances) {
@@ -119,7 +156,16 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
       const perCommand = { label: 'command', count: run.published };
       const cpu = summarizeCpuProfile(JSON.parse(await readFile(cpuFile, 'utf8')) as CpuProfile, window, 25, FOCUS);
       const heap = summarizeHeapProfile(JSON.parse(await readFile(heapFile, 'utf8')) as HeapProfile);
-      sections.push('', `## ${name} (${basename(cpuFile)}, ${basename(heapFile)})`, '', '```', renderCpuSummary(cpu, perCommand), '', renderHeapSummary(heap, perCommand), '```');
+      sections.push(
+        '',
+        `## ${name} (${basename(cpuFile)}, ${basename(heapFile)})`,
+        '',
+        '```',
+        renderCpuSummary(cpu, perCommand),
+        '',
+        renderHeapSummary(heap, perCommand),
+        '```',
+      );
     }
   }
   const text = `${sections.join('\n')}\n`;

@@ -31,20 +31,36 @@ describe('summarizeCpuProfile', () => {
     assert.equal(summary.gcMs, 0.1);
     assert.deepEqual(
       summary.topSelf.map((entry) => [entry.name, entry.value]),
-      [['inner zod/v4/core/schemas.js:34', 0.2], ['outer dist/apps/gateway/src/delivery/delivery.service.js:10', 0.1], ['(garbage collector)', 0.1]],
+      [
+        ['inner zod/v4/core/schemas.js:34', 0.2],
+        ['outer dist/apps/gateway/src/delivery/delivery.service.js:10', 0.1],
+        ['(garbage collector)', 0.1],
+      ],
     );
-    assert.equal(summary.topInclusive[0]!.name, 'outer dist/apps/gateway/src/delivery/delivery.service.js:10');
-    assert.equal(summary.topInclusive[0]!.value, 0.3);
-    assert.equal(summary.topInclusive[0]!.share, 0.75);
-    assert.deepEqual(summary.byPackage.map((entry) => entry.name), ['zod', 'herald gateway', '(garbage collector)']);
-    assert.deepEqual(summary.focus.map((entry) => [entry.name, entry.value]), [['outer', 0.3], ['missing', 0]]);
+    assert.equal(summary.topInclusive[0].name, 'outer dist/apps/gateway/src/delivery/delivery.service.js:10');
+    assert.equal(summary.topInclusive[0].value, 0.3);
+    assert.equal(summary.topInclusive[0].share, 0.75);
+    assert.deepEqual(
+      summary.byPackage.map((entry) => entry.name),
+      ['zod', 'herald gateway', '(garbage collector)'],
+    );
+    assert.deepEqual(
+      summary.focus.map((entry) => [entry.name, entry.value]),
+      [
+        ['outer', 0.3],
+        ['missing', 0],
+      ],
+    );
   });
 
   it('keeps only the samples inside the window', () => {
     // Samples at 1010, 1110, 1210, ...: the window keeps 1110 and 1210.
     const summary = summarizeCpuProfile(profile, { startUs: 1_100, endUs: 1_250 });
     assert.equal(summary.busyMs, 0.2);
-    assert.deepEqual(summary.topSelf.map((entry) => entry.name), ['inner zod/v4/core/schemas.js:34', 'outer dist/apps/gateway/src/delivery/delivery.service.js:10']);
+    assert.deepEqual(
+      summary.topSelf.map((entry) => entry.name),
+      ['inner zod/v4/core/schemas.js:34', 'outer dist/apps/gateway/src/delivery/delivery.service.js:10'],
+    );
   });
 });
 
@@ -61,8 +77,17 @@ describe('summarizeHeapProfile', () => {
     };
     const summary = summarizeHeapProfile(heap);
     assert.equal(summary.totalBytes, 500);
-    assert.deepEqual(summary.topSelf.map((entry) => [entry.name, entry.value]), [['handle dist/apps/gateway/src/delivery/delivery.service.js:6', 300], ['alloc zod/v4/core/schemas.js:2', 200]]);
-    assert.deepEqual(summary.byPackage.map((entry) => entry.name), ['herald gateway', 'zod']);
+    assert.deepEqual(
+      summary.topSelf.map((entry) => [entry.name, entry.value]),
+      [
+        ['handle dist/apps/gateway/src/delivery/delivery.service.js:6', 300],
+        ['alloc zod/v4/core/schemas.js:2', 200],
+      ],
+    );
+    assert.deepEqual(
+      summary.byPackage.map((entry) => entry.name),
+      ['herald gateway', 'zod'],
+    );
   });
 });
 

@@ -70,7 +70,7 @@ export function packageOf(frame: CallFrame): string {
   const modules = url.lastIndexOf('/node_modules/');
   if (modules >= 0) {
     const rest = url.slice(modules + '/node_modules/'.length).split('/');
-    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/dist/apps/gateway/')) return 'herald gateway';
@@ -110,8 +110,8 @@ const add = (totals: Map<string, number>, key: string, value: number): void => {
  */
 export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: number; endUs: number }, top = 25, focus: readonly string[] = []): CpuSummary {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parents = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const parents = new Map<number, CpuProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node);
 
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
@@ -126,7 +126,7 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
     // A sample stands for the time until the next one.
     const duration = index + 1 < profile.samples.length ? (profile.timeDeltas[index + 1] ?? 0) : 0;
     if (window && (timestamp < window.startUs || timestamp > window.endUs)) continue;
-    const node = nodes.get(profile.samples[index]!);
+    const node = nodes.get(profile.samples[index]);
     if (!node) continue;
     windowUs += duration;
     const name = node.callFrame.functionName;
@@ -139,8 +139,8 @@ export function summarizeCpuProfile(profile: CpuProfile, window?: { startUs: num
     add(packages, packageOf(node.callFrame), duration);
     const seen = new Set<string>();
     const seenFocus = new Set<string>();
-    for (let current: number | undefined = node.id; current !== undefined; current = parents.get(current)) {
-      const frame = nodes.get(current)!.callFrame;
+    for (let current: CpuProfileNode | undefined = node; current !== undefined; current = parents.get(current.id)) {
+      const frame = current.callFrame;
       if (SPECIAL.has(frame.functionName)) continue;
       if (focused.has(frame.functionName) && !seenFocus.has(frame.functionName)) {
         seenFocus.add(frame.functionName);
@@ -171,8 +171,7 @@ export function summarizeHeapProfile(profile: HeapProfile, top = 25): HeapSummar
   const packages = new Map<string, number>();
   let total = 0;
   const stack: HeapProfileNode[] = [profile.head];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
     if (node.selfSize > 0) {
       total += node.selfSize;
       add(self, frameName(node.callFrame), node.selfSize);

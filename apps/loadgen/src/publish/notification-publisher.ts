@@ -1,4 +1,4 @@
-import { ClientEvents, NOTIFICATIONS_NAMESPACE, Patterns, encodeCommand, userRoom, type NotificationEnvelope, type NotifyUserInput } from '@herald/contracts';
+import { COMMAND_STREAM, ClientEvents, NOTIFICATIONS_NAMESPACE, Patterns, userRoom, type NotificationEnvelope, type NotifyUserInput } from '@herald/contracts';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient, type RedisClientType } from 'redis';
 import { BENCH_NOTIFICATION_TYPE, userIdOf, type BenchPayload } from '../workers/workload.js';
@@ -18,7 +18,7 @@ async function connectRedis(url: string): Promise<RedisClientType> {
   return client;
 }
 
-/** What Herald's publishers send: a `notify.user` command in Nest's Redis transport wire format. */
+/** What Herald's publishers send: a `notify.user` command appended to the command stream (what HeraldPublisher does). */
 export class HeraldCommandPublisher implements NotificationPublisher {
   errors = 0;
 
@@ -36,7 +36,7 @@ export class HeraldCommandPublisher implements NotificationPublisher {
       sentAt: Date.now(),
       data: payload,
     };
-    this.client.publish(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, command)).catch(() => this.errors++);
+    this.client.xAdd(COMMAND_STREAM, '*', { pattern: Patterns.NotifyUser, data: JSON.stringify(command) }).catch(() => this.errors++);
   }
 
   async close(): Promise<void> {

@@ -8,8 +8,24 @@ describe('renderLatencyChart', () => {
     xLabel: 'rate',
     yLabel: 'ms',
     series: [
-      { label: 'herald p99', color: '#00f', points: [{ x: 500, y: 2 }, { x: 1000, y: 3 }, { x: 2000, y: 150, failed: true }] },
-      { label: 'baseline p99', color: '#f80', dashed: true, points: [{ x: 500, y: 1.5 }, { x: 250, y: 1, separate: true }] },
+      {
+        label: 'herald p99',
+        color: '#00f',
+        points: [
+          { x: 500, y: 2 },
+          { x: 1000, y: 3 },
+          { x: 2000, y: 150, failed: true },
+        ],
+      },
+      {
+        label: 'baseline p99',
+        color: '#f80',
+        dashed: true,
+        points: [
+          { x: 500, y: 1.5 },
+          { x: 250, y: 1, separate: true },
+        ],
+      },
     ],
     limit: { y: 100, label: 'p99 limit' },
     markers: [{ x: 1000, label: 'herald sat.', color: '#00f' }],

@@ -118,7 +118,9 @@ export function renderLatencyChart(options: ChartOptions): string {
     out.push('</g>');
     const legendY = MARGIN.top + 10 + index * 22;
     const legendX = MARGIN.left + plotWidth + 16;
-    out.push(`<line x1="${legendX}" y1="${legendY}" x2="${legendX + 26}" y2="${legendY}" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
+    out.push(
+      `<line x1="${legendX}" y1="${legendY}" x2="${legendX + 26}" y2="${legendY}" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 3"' : ''}/>`,
+    );
     out.push(`<text x="${legendX + 32}" y="${legendY + 4}">${escapeXml(series.label)}</text>`);
   });
   const noteY = MARGIN.top + 10 + options.series.length * 22 + 10;

@@ -11,14 +11,14 @@ export interface LatencySummary {
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Nearest-rank percentile of sorted values: the smallest value with at least p% of the samples at or below it. */
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 /** Exact percentiles over every sample (the harness keeps them all: a few MB at most per run). */
@@ -38,7 +38,7 @@ export function summarizeLatencies(chunks: readonly Float64Array[]): LatencySumm
     p50: percentile(all, 50),
     p90: percentile(all, 90),
     p99: percentile(all, 99),
-    max: count > 0 ? all[count - 1]! : Number.NaN,
+    max: count > 0 ? all[count - 1] : Number.NaN,
     mean: count > 0 ? total / count : Number.NaN,
   };
 }

@@ -11,7 +11,10 @@ export function renderReportChart(report: BenchReport): string {
   const series: ChartSeries[] = [];
   for (const system of systems) {
     const runs = report.runs.filter((run) => run.system === system && run.latencyMs.count > 0);
-    for (const [stat, dashed] of [['p50', true], ['p99', false]] as const) {
+    for (const [stat, dashed] of [
+      ['p50', true],
+      ['p99', false],
+    ] as const) {
       series.push({
         label: `${system} ${stat}`,
         color: COLORS[system],

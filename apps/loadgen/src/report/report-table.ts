@@ -7,13 +7,34 @@ const fixed = (value: number | undefined, digits = 1): string => (value === unde
 export function renderTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 || /^[a-z]/i.test(cell) ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+    cells
+      .map((cell, column) => (column === 0 || /^[a-z]/i.test(cell) ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function renderRuns(runs: readonly RunResult[]): string {
   return renderTable(
-    ['system', 'rate/s', 'phase', 'conn', 'expected', 'received', 'lost', 'dup', 'dlv/s', 'p50ms', 'p90ms', 'p99ms', 'maxms', 'cpu-s/10k per inst', 'lag p99 ms', 'loadgen cores', 'ok'],
+    [
+      'system',
+      'rate/s',
+      'phase',
+      'conn',
+      'expected',
+      'received',
+      'lost',
+      'dup',
+      'dlv/s',
+      'p50ms',
+      'p90ms',
+      'p99ms',
+      'maxms',
+      'cpu-s/10k per inst',
+      'lag p99 ms',
+      'loadgen cores',
+      'ok',
+    ],
     runs.map((run) => [
       run.system,
       String(run.rate),
@@ -44,7 +65,9 @@ export function renderMedians(runs: readonly RunResult[]): string {
     const figures = (system: string) => {
       const own = runs.filter((run) => run.rate === rate && run.system === system);
       if (own.length === 0) return undefined;
-      const cpu = own.flatMap((run) => run.instances.flatMap((instance) => (instance.cpuSecondsPer10kDeliveries === undefined ? [] : [instance.cpuSecondsPer10kDeliveries])));
+      const cpu = own.flatMap((run) =>
+        run.instances.flatMap((instance) => (instance.cpuSecondsPer10kDeliveries === undefined ? [] : [instance.cpuSecondsPer10kDeliveries])),
+      );
       return {
         runs: own.length,
         passed: own.filter((run) => run.passed).length,
@@ -55,12 +78,22 @@ export function renderMedians(runs: readonly RunResult[]): string {
     };
     const herald = figures('herald');
     const baseline = figures('baseline');
-    for (const [system, entry] of [['herald', herald], ['baseline', baseline]] as const) {
+    for (const [system, entry] of [
+      ['herald', herald],
+      ['baseline', baseline],
+    ] as const) {
       if (!entry) continue;
       rows.push([system, String(rate), `${entry.passed}/${entry.runs}`, fixed(entry.p50, 2), fixed(entry.p99, 2), fixed(entry.cpu, 3)]);
     }
     if (herald && baseline) {
-      rows.push(['herald/baseline', String(rate), '-', fixed(herald.p50 / baseline.p50, 2), fixed(herald.p99 / baseline.p99, 2), herald.cpu && baseline.cpu ? fixed(herald.cpu / baseline.cpu, 2) : '-']);
+      rows.push([
+        'herald/baseline',
+        String(rate),
+        '-',
+        fixed(herald.p50 / baseline.p50, 2),
+        fixed(herald.p99 / baseline.p99, 2),
+        herald.cpu && baseline.cpu ? fixed(herald.cpu / baseline.cpu, 2) : '-',
+      ]);
     }
   }
   return renderTable(['medians', 'rate/s', 'passed', 'p50ms', 'p99ms', 'cpu-s/10k per inst'], rows);
@@ -121,6 +154,8 @@ export function renderSummary(report: BenchReport): string {
   }
   const warnings = report.runs.flatMap((run) => run.warnings.map((warning) => `${run.system} @ ${run.rate}/s: ${warning}`));
   if (warnings.length > 0) lines.push('warnings:', ...warnings.map((warning) => `  ${warning}`));
-  lines.push(`machine: ${report.machine.cpus} x ${report.machine.cpuModel}, load average at start ${report.machine.loadAverageAtStart.map((value) => value.toFixed(2)).join(' ')}`);
+  lines.push(
+    `machine: ${report.machine.cpus} x ${report.machine.cpuModel}, load average at start ${report.machine.loadAverageAtStart.map((value) => value.toFixed(2)).join(' ')}`,
+  );
   return lines.join('\n');
 }

@@ -68,6 +68,7 @@ export class BenchSession {
 
   private async startTarget(system: SystemName): Promise<void> {
     const remote = this.options.remote[system];
+    const { nodeFlagsFor } = this.hooks;
     this.log(remote ? `${system}: targeting ${remote.urls.join(', ')}` : `${system}: starting redis-server and ${this.options.instances} instance(s)`);
     const target = remote
       ? await remoteTarget(system, remote.urls, remote.redisUrl)
@@ -76,7 +77,7 @@ export class BenchSession {
           jwtSecret: this.options.jwtSecret,
           nodeFlags: this.options.nodeFlags,
           heraldEnv: this.options.heraldEnv,
-          nodeFlagsFor: this.hooks.nodeFlagsFor ? (index: number) => this.hooks.nodeFlagsFor!(system, index) : undefined,
+          nodeFlagsFor: nodeFlagsFor ? (index: number) => nodeFlagsFor(system, index) : undefined,
         });
     this.targets.set(system, target);
     this.publishers.set(system, await target.createPublisher());
@@ -108,9 +109,14 @@ export class BenchSession {
     const started = performance.now();
     const result = await this.workers.connect(system, NOTIFICATIONS_NAMESPACE, devices, this.options.jwtSecret, this.options.connectTimeoutSeconds * 1000);
     const connectSeconds = (performance.now() - started) / 1000;
-    this.log(`${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`);
+    this.log(
+      `${system}: ${result.connected} connected, ${result.failed} failed in ${connectSeconds.toFixed(1)} s${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`,
+    );
     const after = await this.memory(target);
-    await this.hooks.afterConnect?.(target, urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length));
+    await this.hooks.afterConnect?.(
+      target,
+      urls.map((_, index) => devices.filter((device) => device.instanceIndex === index).length),
+    );
     const instances: InstanceSetupFigures[] = target.instances.map((instance, index) => {
       const connections = devices.filter((device) => device.instanceIndex === index).length;
       const rssBefore = before[index]?.rssKb;
@@ -152,8 +158,9 @@ export class BenchSession {
   /** Publishes at `rate` for the configured duration, waits for deliveries to drain, and reports. */
   async run(system: SystemName, rate: number, phase: SweepPhase, attempt = 1, durationSeconds = this.options.durationSeconds): Promise<RunResult> {
     const target = this.target(system);
-    const publisher = this.publishers.get(system)!;
-    const setup = this.setups.find((entry) => entry.system === system)!;
+    const publisher = this.publishers.get(system);
+    const setup = this.setups.find((entry) => entry.system === system);
+    if (!publisher || !setup) throw new Error(`${system} is not part of this session`);
     const { users } = this.options;
     const runId = `${system}-${++this.runCounter}-${randomBytes(3).toString('hex')}`;
     const expectedPerDevice = Math.ceil((rate * durationSeconds) / users) + 1;
@@ -172,7 +179,7 @@ export class BenchSession {
     const endSamples = await this.sampleInstances(target);
     await this.hooks.afterLoad?.(
       target,
-      startSamples.map((start, index) => (start && endSamples[index] ? { startUs: start.hrtimeUs, endUs: endSamples[index]!.hrtimeUs } : undefined)),
+      startSamples.map((start, index) => (start && endSamples[index] ? { startUs: start.hrtimeUs, endUs: endSamples[index].hrtimeUs } : undefined)),
     );
     const cpuAfter = pids.map(tryCpuSecondsOf);
     const redisAfter = tryCpuSecondsOf(target.redisPid);
@@ -222,7 +229,8 @@ export class BenchSession {
     if (publishErrors > 0) failures.push(`${publishErrors} publish errors`);
     if (!(latencyMs.p99 < this.options.maxP99Ms)) failures.push(`p99 ${latencyMs.p99.toFixed(1)} ms >= ${this.options.maxP99Ms} ms`);
     const warnings: string[] = [];
-    if (pace.lateMs.p99 > 5) warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
+    if (pace.lateMs.p99 > 5)
+      warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
     if (!progress.complete) warnings.push(`stopped waiting for deliveries after ${progress.waitedSeconds.toFixed(1)} s`);
     const workerLag = Math.max(0, ...summaries.map((summary) => summary.lagP99Ms));
     if (workerLag > 50) warnings.push(`client workers were busy (event loop lag p99 ${workerLag.toFixed(0)} ms): add --workers`);
@@ -249,12 +257,15 @@ export class BenchSession {
       failures,
       warnings,
     };
-    this.hooks.latencies?.(result, summaries.map((summary) => summary.latenciesMs));
+    this.hooks.latencies?.(
+      result,
+      summaries.map((summary) => summary.latenciesMs),
+    );
     return result;
   }
 
   private async sampleInstances(target: TargetSystem): Promise<Array<ProbeSample | undefined>> {
-    return Promise.all(target.instances.map((instance) => instance.process?.sample().catch(() => undefined)));
+    return Promise.all(target.instances.map((instance) => (instance.process ? instance.process.sample().catch(() => undefined) : Promise.resolve(undefined))));
   }
 
   /** Waits until every expected notification arrived, or nothing arrived for a while, or the drain timeout. */

@@ -70,7 +70,7 @@ export function compareSystems(
   const compareRuns = runs.filter((run) => run.phase === 'compare');
   const atHalf = (system: SystemName) => compareRuns.filter((run) => run.system === system);
   if (atHalf('herald').length > 0 && atHalf('baseline').length > 0) {
-    comparison.halfBaselineRate = compareRuns[0]!.rate;
+    comparison.halfBaselineRate = compareRuns[0].rate;
     // A single run's p99 is at the mercy of whatever else the 2-core machine did in those seconds: it either
     // caught a burst of scheduling delay or did not. The p99 of all the interleaved runs' deliveries together weighs
     // every delivery once, for both systems alike; the median and best of the runs' own p99s are kept too.

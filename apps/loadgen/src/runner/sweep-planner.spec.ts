@@ -28,11 +28,19 @@ describe('SweepPlanner', () => {
     const steps = drive(planner, { herald: 2500, baseline: 1500 });
     assert.deepEqual(
       steps.filter((step) => step.phase === 'escalate').map((step) => [step.rate, step.systems.join('+')]),
-      [[500, 'herald+baseline'], [1000, 'herald+baseline'], [2000, 'herald+baseline'], [4000, 'herald']],
+      [
+        [500, 'herald+baseline'],
+        [1000, 'herald+baseline'],
+        [2000, 'herald+baseline'],
+        [4000, 'herald'],
+      ],
     );
     assert.deepEqual(
       steps.filter((step) => step.phase === 'refine').map((step) => [step.rate, step.systems.join('+')]),
-      [[3000, 'herald'], [1500, 'baseline']],
+      [
+        [3000, 'herald'],
+        [1500, 'baseline'],
+      ],
     );
     assert.equal(planner.saturation('herald'), 2000);
     assert.equal(planner.saturation('baseline'), 1500);

@@ -54,7 +54,7 @@ export class SweepPlanner {
 
   next(): SweepStep | undefined {
     if (this.phase === 'escalate') {
-      const active = this.settings.systems.filter((system) => this.progress.get(system)!.firstFail === undefined);
+      const active = this.settings.systems.filter((system) => this.progressOf(system).firstFail === undefined);
       if (active.length > 0 && this.escalateRate <= this.settings.maxRate) {
         const step: SweepStep = { rate: this.escalateRate, systems: active, phase: 'escalate' };
         this.escalateRate = roundRate(this.escalateRate * this.settings.factor);
@@ -95,11 +95,18 @@ export class SweepPlanner {
     return this.progress.get(system)?.firstFail === undefined;
   }
 
+  /** Every system of the settings has its entry from the constructor on. */
+  private progressOf(system: SystemName): SystemProgress {
+    const progress = this.progress.get(system);
+    if (!progress) throw new Error(`${system} is not part of this sweep`);
+    return progress;
+  }
+
   private nextRefinement(): SweepStep | undefined {
     const systems = this.settings.systems;
     for (let tried = 0; tried < systems.length; tried++) {
-      const system = systems[(this.refineTurn + tried) % systems.length]!;
-      const progress = this.progress.get(system)!;
+      const system = systems[(this.refineTurn + tried) % systems.length];
+      const progress = this.progressOf(system);
       if (progress.refinesLeft <= 0 || progress.firstFail === undefined) continue;
       const low = progress.lastPass ?? 0;
       const middle = roundRate((low + progress.firstFail) / 2);

@@ -84,6 +84,6 @@ export async function remoteTarget(system: SystemName, urls: readonly string[], 
     instances: urls.map((url) => ({ url })),
     redisPid,
     createPublisher: () => createPublisher(system, redisUrl),
-    stop: async () => undefined,
+    stop: () => Promise.resolve(),
   };
 }

@@ -29,7 +29,8 @@ interface Run {
   runId: string;
   devices: Device[];
   latencies: SampleBuffer;
-  perInstance: number[];
+  /** Deliveries by instance index; an instance that delivered nothing yet is a hole. */
+  perInstance: Array<number | undefined>;
   stale: number;
   disconnects: number;
   lastReceiptUs: number;
@@ -104,7 +105,7 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < params.devices.length) {
-      const spec = params.devices[next++]!;
+      const spec = params.devices[next++];
       try {
         devices.push(await connectOne(spec, params, secret));
       } catch (error) {

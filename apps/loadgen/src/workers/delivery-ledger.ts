@@ -41,7 +41,7 @@ export class DeliveryLedger {
     }
     const slot = (seq - this.userIndex) / this.users;
     if (slot >= this.counts.length) this.grow(slot + 1);
-    const seen = this.counts[slot]!;
+    const seen = this.counts[slot];
     // Saturates at 255: beyond that a duplicate is still counted, only the per-slot tally stops.
     if (seen < 255) this.counts[slot] = seen + 1;
     if (seen === 0) {

@@ -34,7 +34,7 @@ export class WorkerPool {
     const shares = splitAmongWorkers(devices, this.workers.length);
     const results = await Promise.all(
       this.workers.map((worker, index) =>
-        worker.rpc.call('connect', { system, namespace, devices: shares[index]!, jwtSecret, concurrency: 50, timeoutMs }, timeoutMs * 4 + 60_000),
+        worker.rpc.call('connect', { system, namespace, devices: shares[index], jwtSecret, concurrency: 50, timeoutMs }, timeoutMs * 4 + 60_000),
       ),
     );
     return {

@@ -8,13 +8,19 @@ describe('workload layout', () => {
     for (let user = 0; user < 4; user++) {
       const own = devices.filter((device) => device.userIndex === user);
       assert.equal(own.length, 2);
-      assert.notEqual(own[0]!.instanceIndex, own[1]!.instanceIndex);
+      assert.notEqual(own[0].instanceIndex, own[1].instanceIndex);
     }
     assert.equal(devices.filter((device) => device.url === 'http://a').length, 4);
   });
 
   it('targets users round robin and spreads devices over workers', () => {
-    assert.deepEqual([0, 1, 2, 3, 4].map((seq) => userIndexForSeq(seq, 3)), [0, 1, 2, 0, 1]);
-    assert.deepEqual(splitAmongWorkers([1, 2, 3, 4, 5], 2), [[1, 3, 5], [2, 4]]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((seq) => userIndexForSeq(seq, 3)),
+      [0, 1, 2, 0, 1],
+    );
+    assert.deepEqual(splitAmongWorkers([1, 2, 3, 4, 5], 2), [
+      [1, 3, 5],
+      [2, 4],
+    ]);
   });
 });

@@ -22,14 +22,14 @@ export function layoutDevices(connections: number, users: number, urls: readonly
   return Array.from({ length: connections }, (_, deviceIndex) => {
     const userIndex = deviceIndex % users;
     const instanceIndex = (userIndex + Math.floor(deviceIndex / users)) % urls.length;
-    return { deviceIndex, userIndex, instanceIndex, url: urls[instanceIndex]! };
+    return { deviceIndex, userIndex, instanceIndex, url: urls[instanceIndex] };
   });
 }
 
 /** Devices spread over worker processes round robin. */
 export function splitAmongWorkers<T>(items: readonly T[], workers: number): T[][] {
   const shares: T[][] = Array.from({ length: workers }, () => []);
-  items.forEach((item, index) => shares[index % workers]!.push(item));
+  items.forEach((item, index) => shares[index % workers].push(item));
   return shares;
 }
 
