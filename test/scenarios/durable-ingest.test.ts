@@ -3,12 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { Patterns, userFeedKeys } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
+  cleanUp,
   DeliveryLedger,
+  describeLoad,
   diagnoseLines,
   HeraldRedis,
-  ResumingDevice,
-  describeLoad,
   publishSteadily,
+  ResumingDevice,
   startTopology,
   waitUntil,
   type PendingEntry,
@@ -52,10 +53,7 @@ describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATT
   });
 
   after(async () => {
-    for (const device of devices) device.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, redis, topology);
   });
 
   /*
@@ -117,14 +115,14 @@ describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATT
     diagnoseLines(t, DeliveryLedger.table(rows));
     DeliveryLedger.assertClean(rows, 'after the crash and the reclaim');
     for (const user of users) {
-      assert.equal(order.get(user)!.length, ledger.accepted(user).length, `${user}: each accepted notification stored once`);
-      assert.equal(new Set(order.get(user)).size, order.get(user)!.length, `${user}: no id twice in the feed`);
+      assert.equal((order.get(user) ?? []).length, ledger.accepted(user).length, `${user}: each accepted notification stored once`);
+      assert.equal(new Set(order.get(user)).size, (order.get(user) ?? []).length, `${user}: no id twice in the feed`);
     }
     // Their notifications are among the delivered (the ledger counted them); and each was stored.
     assert.equal(strandedCommands.length, strandedIds.size, 'the stranded entries were in the command stream at the kill');
     for (const entry of strandedCommands) {
-      const { id, userId } = JSON.parse(entry.fields['data']!) as { id: string; userId: string };
-      assert.ok(order.get(userId)!.includes(id), `stranded ${entry.id} (${id}) was stored`);
+      const { id, userId } = JSON.parse(entry.fields['data']) as { id: string; userId: string };
+      assert.ok((order.get(userId) ?? []).includes(id), `stranded ${entry.id} (${id}) was stored`);
     }
     // Instance 0 starts again (same instance id) and joins in again for what follows.
     await topology.launchGateway(0);
@@ -146,7 +144,7 @@ describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATT
     await waitUntil(async () => (await redis.deadLetters()).length > deadBefore, 'the poison command to be dead-lettered', MAX_ATTEMPTS * CLAIM_IDLE_MS + 20_000);
     const dead = (await redis.deadLetters()).slice(deadBefore);
     assert.equal(dead.length, 1, 'dead-lettered once');
-    const fields = dead[0]!.fields;
+    const fields = dead[0].fields;
     assert.equal(fields['pattern'], Patterns.NotifyUser);
     assert.equal(fields['data'], data, 'the command exactly as published');
     assert.equal(fields['entry'], entry, 'the id of the original stream entry');

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeraldPublisher } from '@herald/publisher';
-import { DeliveryLedger, diagnoseLines, HeraldRedis, ResumingDevice, describeLoad, publishSteadily, startTopology, waitUntil, type Topology } from '@herald/testing';
+import {
+  cleanUp,
+  DeliveryLedger,
+  describeLoad,
+  diagnoseLines,
+  HeraldRedis,
+  publishSteadily,
+  ResumingDevice,
+  startTopology,
+  waitUntil,
+  type Topology,
+} from '@herald/testing';
 
 /**
  * Redis restarted gracefully (SIGTERM / `docker stop`: the AOF is fsynced) while the SDK keeps publishing: every
@@ -22,10 +33,7 @@ describe('durable: Redis graceful restart under a steady load (2 instances, AOF)
   });
 
   after(async () => {
-    for (const device of devices) device.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, redis, topology);
   });
 
   it('0 lost of what the SDK accepted, 0 duplicated, every resume complete', async (t) => {
@@ -66,13 +74,17 @@ describe('durable: Redis graceful restart under a steady load (2 instances, AOF)
     t.diagnostic(`${reconnected.length} of ${devices.length} devices reconnected during the outage, the others kept their socket`);
     for (const device of devices) {
       assert.deepEqual(device.connectionViolations(), [], device.name);
-      for (const ready of device.readies.slice(1)) assert.equal(ready.recovered, true, `${device.name}: resume after the restart had a gap: ${JSON.stringify(ready.gap)}`);
+      for (const ready of device.readies.slice(1))
+        assert.equal(ready.recovered, true, `${device.name}: resume after the restart had a gap: ${JSON.stringify(ready.gap)}`);
     }
     // What was stored before the restart is still there, in the same incarnation of each feed.
-    assert.ok(epochs.every((epoch) => epoch !== undefined), 'every feed existed before the restart');
+    assert.ok(
+      epochs.every((epoch) => epoch !== undefined),
+      'every feed existed before the restart',
+    );
     for (const [index, user] of users.entries()) {
       assert.equal((await redis.feedMeta(redis.feedKeys(user)))['e'], epochs[index], `${user}: the feed kept its epoch`);
-      assert.equal(order.get(user)!.length, new Set(order.get(user)).size, `${user}: no id stored twice`);
+      assert.equal((order.get(user) ?? []).length, new Set(order.get(user)).size, `${user}: no id stored twice`);
     }
   });
 });

@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeraldPublisher } from '@herald/publisher';
 import {
+  cleanUp,
   DeliveryLedger,
-  diagnoseLines,
-  HeraldRedis,
-  ResumingDevice,
   describeLoad,
+  diagnoseLines,
   fromAddress,
+  HeraldRedis,
+  present,
   publishSteadily,
+  ResumingDevice,
   startTopology,
   waitUntil,
   type ClientOptions,
@@ -45,13 +47,11 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
   });
 
   after(async () => {
-    for (const device of devices) device.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, redis, topology);
   });
 
   it('0 lost, 0 duplicated, in feed order, on every device', async (t) => {
+    const nginx = present(topology.nginx, 'nginx');
     const users = Array.from({ length: USERS }, (_, index) => `roll-${index}`);
     const agents = new Map<number, ClientOptions>();
     const ledger = new DeliveryLedger();
@@ -61,12 +61,13 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
         Array.from({ length: Math.min(50, DEVICES - batch) }, (_, offset) => {
           const n = batch + offset;
           const address = n % ADDRESSES;
-          if (!agents.has(address)) agents.set(address, fromAddress(`127.0.1.${address + 1}`));
-          return ResumingDevice.connect(topology.nginx!.url, users[n % USERS]!, {
+          let agent = agents.get(address);
+          if (!agent) agents.set(address, (agent = fromAddress(`127.0.1.${address + 1}`)));
+          return ResumingDevice.connect(nginx.url, users[n % USERS], {
             name: `roll-${n % USERS}/${Math.floor(n / USERS)}`,
             // socket.io-client's default transports, as a browser with the default configuration: see the second
             // scenario below for WebSocket-only clients.
-            socket: { ...agents.get(address)!, transports: ['polling', 'websocket'] },
+            socket: { ...agent, transports: ['polling', 'websocket'] },
           });
         }),
       );
@@ -88,14 +89,17 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
           const away = devices.filter((device) => !device.connected);
           const sample = away
             .slice(0, 5)
-            .map((device) => `${device.name}: connections ${device.connections}, disconnects ${JSON.stringify(device.disconnects)}, connect errors ${JSON.stringify(device.connectErrors.slice(-5))}`);
+            .map(
+              (device) =>
+                `${device.name}: connections ${device.connections}, disconnects ${JSON.stringify(device.disconnects)}, connect errors ${JSON.stringify(device.connectErrors.slice(-5))}`,
+            );
           const states = await Promise.all(topology.gateways.map(async (gateway) => `${gateway.instanceId} ${(await gateway.isReady()) ? 'ready' : 'NOT ready'}`));
           const statuses = new Map<string, number>();
-          for (const record of (await topology.nginx!.accessLog()).slice(-500)) {
+          for (const record of (await nginx.accessLog()).slice(-500)) {
             const key = `${record.status} via ${record.upstream_status}`;
             statuses.set(key, (statuses.get(key) ?? 0) + 1);
           }
-          const nginxErrors = (await topology.nginx!.errors()).slice(-5);
+          const nginxErrors = (await nginx.errors()).slice(-5);
           throw new Error(
             `${error instanceof Error ? error.message : String(error)} after restarting instance ${index}: ${away.length} device(s) not connected, e.g.\n${sample.join('\n')}\n` +
               `instances: ${states.join(', ')}\nnginx, last 500 requests: ${JSON.stringify([...statuses])}\nnginx errors:\n${nginxErrors.join('\n')}`,
@@ -131,7 +135,7 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
     assert.deepEqual(violations.slice(0, 10), [], `${violations.length} per-connection violations`);
     const gaps = devices.flatMap((device) => device.readies.filter((ready) => !ready.recovered).map((ready) => `${device.name}: ${JSON.stringify(ready.gap)}`));
     assert.deepEqual(gaps.slice(0, 10), [], `${gaps.length} resumes with a gap`);
-    for (const user of users) assert.equal(order.get(user)!.length, new Set(order.get(user)).size, `${user}: no id stored twice`);
+    for (const user of users) assert.equal((order.get(user) ?? []).length, new Set(order.get(user)).size, `${user}: no id stored twice`);
   });
 });
 
@@ -152,18 +156,18 @@ describe('behind nginx: WebSocket-only clients after a rolling restart of 3 inst
   });
 
   after(async () => {
-    for (const device of devices) device.close();
-    await topology?.stop();
+    await cleanUp(...devices, topology);
   });
 
   it('every device is connected again within fail_timeout (10 s) plus 5 s of the last instance being back', async () => {
+    const nginx = present(topology.nginx, 'nginx');
     for (let n = 0; n < 30; n++) {
-      devices.push(await ResumingDevice.connect(topology.nginx!.url, `ws-only-${n}`, { socket: { ...fromAddress(`127.0.2.${n + 1}`), transports: ['websocket'] } }));
+      devices.push(await ResumingDevice.connect(nginx.url, `ws-only-${n}`, { socket: { ...fromAddress(`127.0.2.${n + 1}`), transports: ['websocket'] } }));
     }
     for (let index = 0; index < topology.gateways.length; index++) await topology.restartGateway(index);
     const back = Date.now();
     await waitUntil(() => devices.every((device) => device.connected), 'every WebSocket-only device to be connected again', 15_000, 50).catch(async (error: unknown) => {
-      const noLive = (await topology.nginx!.errors()).filter((line) => line.includes('no live upstreams')).length;
+      const noLive = (await nginx.errors()).filter((line) => line.includes('no live upstreams')).length;
       throw new Error(
         `${error instanceof Error ? error.message : String(error)}: ${devices.filter((device) => !device.connected).length} of ${devices.length} still offline ${Date.now() - back} ms after the last ` +
           `instance was back; nginx logged "no live upstreams" ${noLive} times`,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GapReasons, type NotificationEnvelope } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
-import { HeraldRedis, ResumingDevice, startTopology, waitUntil, type Topology } from '@herald/testing';
+import { cleanUp, HeraldRedis, ResumingDevice, startTopology, waitUntil, type Topology } from '@herald/testing';
 
 /** Retention in this file: a feed keeps its last 5 notifications, so trimming is quick to reach. */
 const MAX_LENGTH = 5;
@@ -37,16 +37,13 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
   });
 
   after(async () => {
-    for (const device of devices) device.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, redis, topology);
   });
 
   it('an empty inbox: cursor null, recovered, nothing replayed', async () => {
     const device = await connect('ss-empty', 0);
     assert.equal(device.readies.length, 1);
-    const ready = device.lastReady!;
+    const ready = device.lastReady;
     assert.equal(ready.cursor, null);
     assert.equal(ready.recovered, true);
     assert.equal(ready.replayed, 0);
@@ -66,30 +63,36 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
     );
 
     const fresh = await connect('ss-last', 1);
-    const ready = fresh.lastReady!;
-    assert.deepEqual({ cursor: ready.cursor, recovered: ready.recovered, replayed: ready.replayed, gap: ready.gap }, { cursor: live[2]!.cursor, recovered: true, replayed: 0, gap: undefined });
+    const ready = fresh.lastReady;
+    assert.deepEqual(
+      { cursor: ready.cursor, recovered: ready.recovered, replayed: ready.replayed, gap: ready.gap },
+      { cursor: live[2].cursor, recovered: true, replayed: 0, gap: undefined },
+    );
     assert.deepEqual(fresh.notifications, []);
     // The witness' session.ready (empty feed then) and this one differ: the cursor moved with the feed.
-    assert.equal(witness.readies[0]!.cursor, null);
+    assert.equal(witness.readies[0].cursor, null);
   });
 
   it('since = an earlier cursor: exactly what came after it is replayed, in order, before session.ready', async () => {
     const witness = await connect('ss-resume', 0);
     const live = await notify('ss-resume', 'n', 4, witness);
-    const device = await connect('ss-resume', 1, live[0]!.cursor);
+    const device = await connect('ss-resume', 1, live[0].cursor);
     assert.deepEqual(
       device.notifications.map((envelope) => envelope.id),
       live.slice(1).map((envelope) => envelope.id),
     );
     assert.deepEqual(device.notifications, live.slice(1), 'replayed envelopes are the live ones, cursor included');
-    const ready = device.lastReady!;
-    assert.deepEqual({ cursor: ready.cursor, recovered: ready.recovered, replayed: ready.replayed, gap: ready.gap }, { cursor: live[3]!.cursor, recovered: true, replayed: 3, gap: undefined });
+    const ready = device.lastReady;
+    assert.deepEqual(
+      { cursor: ready.cursor, recovered: ready.recovered, replayed: ready.replayed, gap: ready.gap },
+      { cursor: live[3].cursor, recovered: true, replayed: 3, gap: undefined },
+    );
     assert.deepEqual(device.connectionViolations(), []);
 
-    const upToDate = await connect('ss-resume', 0, live[3]!.cursor);
+    const upToDate = await connect('ss-resume', 0, live[3].cursor);
     assert.deepEqual(upToDate.notifications, [], 'since = the last cursor: nothing to replay');
-    assert.equal(upToDate.lastReady!.recovered, true);
-    assert.equal(upToDate.lastReady!.cursor, live[3]!.cursor);
+    assert.equal(upToDate.lastReady.recovered, true);
+    assert.equal(upToDate.lastReady.cursor, live[3].cursor);
   });
 
   for (const [label, since] of [
@@ -107,10 +110,10 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
       const device = await connect(user, 1, since as string);
       assert.ok(device.connected, 'the connection is accepted');
       assert.deepEqual(device.notifications, [], 'nothing replayed');
-      const ready = device.lastReady!;
+      const ready = device.lastReady;
       assert.equal(ready.recovered, false);
       assert.equal(ready.replayed, 0);
-      assert.equal(ready.cursor, live[1]!.cursor);
+      assert.equal(ready.cursor, live[1].cursor);
       assert.deepEqual(ready.gap, { reason: GapReasons.Malformed, after: null, before: null });
       // And the session works: live notifications arrive.
       await sdk.notifyUser({ userId: user, id: `${user}-live`, type: 'live', data: null });
@@ -126,7 +129,7 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
     const aliceIds = new Set(alice.map((envelope) => envelope.id));
 
     // Alice's cursor at her 2nd notification is "ahead" of Bob's first; her 4th is beyond Bob's whole feed.
-    for (const [round, stolen] of [alice[1]!.cursor, alice[3]!.cursor].entries()) {
+    for (const [round, stolen] of [alice[1].cursor, alice[3].cursor].entries()) {
       await bobWitness.waitForType('mine-later', round);
       const head = bobWitness.cursor;
       const device = await connect('ss-bob', 0, stolen);
@@ -137,10 +140,10 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
         assert.ok(bobsFeed.has(envelope.id), `replayed ${envelope.id} (${envelope.type}), which is not in Bob's feed`);
       }
       t.diagnostic(`Bob with Alice's cursor ${stolen}: replayed ${device.notifications.length}, session.ready ${JSON.stringify(device.lastReady)}`);
-      const ready = device.lastReady!;
+      const ready = device.lastReady;
       assert.equal(ready.cursor, head, "session.ready names Bob's own head");
       // A foreign cursor cannot be proof that nothing is missing.
-      if (ready.recovered === false) assert.ok(ready.gap && ready.gap.reason !== GapReasons.Trimmed, JSON.stringify(ready.gap));
+      if (!ready.recovered) assert.ok(ready.gap && ready.gap.reason !== GapReasons.Trimmed, JSON.stringify(ready.gap));
       await sdk.notifyUser({ userId: 'ss-alice', id: `ss-alice-later-${device.name}`, type: 'secret', data: null });
       await sdk.notifyUser({ userId: 'ss-bob', id: `ss-bob-later-${device.name}`, type: 'mine-later', data: null });
       await device.waitForType('mine-later');
@@ -153,7 +156,7 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
     const live = await notify('ss-trim', 'n', 12, witness);
     await waitUntil(async () => (await redis.feedLength('ss-trim')) === MAX_LENGTH, `the feed to be trimmed to ${MAX_LENGTH}`);
 
-    const device = await connect('ss-trim', 1, live[1]!.cursor);
+    const device = await connect('ss-trim', 1, live[1].cursor);
     const retained = live.slice(-MAX_LENGTH);
     assert.deepEqual(
       device.notifications.map((envelope) => envelope.data),
@@ -161,16 +164,16 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
       'the retained ones, in order',
     );
     assert.deepEqual(device.notifications, retained);
-    const ready = device.lastReady!;
+    const ready = device.lastReady;
     assert.equal(ready.recovered, false);
     assert.equal(ready.replayed, MAX_LENGTH);
-    assert.equal(ready.cursor, live[11]!.cursor);
-    assert.deepEqual(ready.gap, { reason: GapReasons.Trimmed, after: live[1]!.cursor, before: retained[0]!.cursor });
+    assert.equal(ready.cursor, live[11].cursor);
+    assert.deepEqual(ready.gap, { reason: GapReasons.Trimmed, after: live[1].cursor, before: retained[0].cursor });
     assert.deepEqual(device.connectionViolations(), []);
 
     // Just inside retention: the oldest retained one's predecessor is a complete resume.
-    const inside = await connect('ss-trim', 0, live[11 - MAX_LENGTH]!.cursor);
-    assert.equal(inside.lastReady!.recovered, true, 'the cursor right before the oldest retained one misses nothing');
+    const inside = await connect('ss-trim', 0, live[11 - MAX_LENGTH].cursor);
+    assert.equal(inside.lastReady.recovered, true, 'the cursor right before the oldest retained one misses nothing');
     assert.deepEqual(inside.notifications, retained);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BROADCAST_FEED_KEYS, Patterns } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
-import { HeraldRedis, MetricsSnapshot, RawPublisher, ResumingDevice, startTopology, waitUntil, type Topology } from '@herald/testing';
+import { cleanUp, HeraldRedis, MetricsSnapshot, RawPublisher, ResumingDevice, startTopology, waitUntil, type Topology } from '@herald/testing';
 
 /**
  * Durable delivery, storage and routing: every accepted notification is stored exactly once in its user's feed
@@ -28,17 +28,14 @@ describe('durable: stored once, across 3 instances', () => {
    */
   const settled = async (pubsubSent: number, before: readonly MetricsSnapshot[]): Promise<void> => {
     await waitUntil(() => redis.commandsSettled(), 'every command of the stream to be acknowledged');
-    await waitUntil(
-      async () => {
-        for (const [index, instance] of topology.gateways.entries()) {
-          const now = await MetricsSnapshot.scrape(instance.url);
-          const received = Object.values(now.changesSince(before[index]!, 'herald_commands_received_total')).reduce((sum, delta) => sum + delta, 0);
-          if (received < pubsubSent) return false;
-        }
-        return true;
-      },
-      `every instance to receive the ${pubsubSent} pub/sub command(s)`,
-    );
+    await waitUntil(async () => {
+      for (const [index, instance] of topology.gateways.entries()) {
+        const now = await MetricsSnapshot.scrape(instance.url);
+        const received = Object.values(now.changesSince(before[index], 'herald_commands_received_total')).reduce((sum, delta) => sum + delta, 0);
+        if (received < pubsubSent) return false;
+      }
+      return true;
+    }, `every instance to receive the ${pubsubSent} pub/sub command(s)`);
   };
 
   const scrapeAll = (): Promise<MetricsSnapshot[]> => Promise.all(topology.gateways.map((instance) => MetricsSnapshot.scrape(instance.url)));
@@ -52,11 +49,7 @@ describe('durable: stored once, across 3 instances', () => {
   });
 
   after(async () => {
-    for (const connected of devices) connected.close();
-    await sdk?.close();
-    await raw?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, raw, redis, topology);
   });
 
   it('the same id twice through the SDK: one entry in the feed, one delivery per device', async () => {
@@ -91,7 +84,10 @@ describe('durable: stored once, across 3 instances', () => {
 
     assert.equal(await redis.feedLength('st-xadd'), 2);
     assert.deepEqual(await redis.feedIds('st-xadd'), ['st-xadd-1', 'st-xadd-after']);
-    assert.deepEqual(phone.ofType('dup').map((envelope) => envelope.id), ['st-xadd-1']);
+    assert.deepEqual(
+      phone.ofType('dup').map((envelope) => envelope.id),
+      ['st-xadd-1'],
+    );
   });
 
   it('the same id twice through pub/sub, each copy received by all 3 instances: one entry, one delivery per device', async () => {
@@ -108,7 +104,12 @@ describe('durable: stored once, across 3 instances', () => {
     await Promise.all([phone.waitForType('after'), tablet.waitForType('after')]);
 
     assert.deepEqual(await redis.feedIds('st-pubsub'), ['st-pubsub-1', 'st-pubsub-after'], 'six receptions, one entry');
-    for (const connected of [phone, tablet]) assert.deepEqual(connected.ofType('dup').map((envelope) => envelope.id), ['st-pubsub-1'], connected.name);
+    for (const connected of [phone, tablet])
+      assert.deepEqual(
+        connected.ofType('dup').map((envelope) => envelope.id),
+        ['st-pubsub-1'],
+        connected.name,
+      );
   });
 
   it('a pub/sub command without an id, received by 3 instances, is stored once under one derived id', async () => {
@@ -123,9 +124,9 @@ describe('durable: stored once, across 3 instances', () => {
     await Promise.all([phone.waitForType('after'), laptop.waitForType('after')]);
 
     assert.equal(await redis.feedLength('st-noid'), 2);
-    assert.equal(onPhone!.id, onLaptop!.id, 'one id for every device');
-    assert.ok(onPhone!.id.length > 0);
-    assert.deepEqual((await redis.feedIds('st-noid'))[0], onPhone!.id, 'the stored id is the delivered id');
+    assert.equal(onPhone.id, onLaptop.id, 'one id for every device');
+    assert.ok(onPhone.id.length > 0);
+    assert.deepEqual((await redis.feedIds('st-noid'))[0], onPhone.id, 'the stored id is the delivered id');
     assert.equal(phone.ofType('no-id').length, 1);
     assert.equal(laptop.ofType('no-id').length, 1);
   });
@@ -161,13 +162,16 @@ describe('durable: stored once, across 3 instances', () => {
     for (let n = 1; n <= 3; n++) await sdk.notifyUser({ userId: 'st-seq', id: `st-seq-${n}`, type: 'seq', data: { n } });
     await viewer.waitForType('seq', 3);
     const keys = redis.feedKeys('st-seq');
+    const entries = await redis.feedEntries(keys);
     assert.deepEqual(
-      (await redis.feedEntries(keys)).map((entry) => [entry.id, entry.fields['i']]),
-      [
-        ['1-0', 'st-seq-1'],
-        ['2-0', 'st-seq-2'],
-        ['3-0', 'st-seq-3'],
-      ],
+      entries.map((entry) => entry.id),
+      ['1-0', '2-0', '3-0'],
+    );
+    assert.deepEqual(entries.map((entry) => entry.fields['i']).sort(), ['st-seq-1', 'st-seq-2', 'st-seq-3'], 'one entry each (in the order stored)');
+    assert.deepEqual(
+      viewer.ofType('seq').map((envelope) => envelope.id),
+      entries.map((entry) => entry.fields['i']),
+      'delivered in feed order',
     );
     const meta = await redis.feedMeta(keys);
     assert.equal(meta['s'], '3');
@@ -191,10 +195,7 @@ describe('durable: publish order, across 3 instances', () => {
   });
 
   after(async () => {
-    device?.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(device, sdk, redis, topology);
   });
 
   // What the pub/sub gateway guaranteed (test/scenarios/commands.test.ts: "delivered once, in order"): a publisher that
@@ -235,10 +236,7 @@ describe('durable: routed only where the user is, across 3 instances', () => {
   });
 
   after(async () => {
-    for (const connected of devices) connected.close();
-    await sdk?.close();
-    await redis?.close();
-    await topology?.stop();
+    await cleanUp(...devices, sdk, redis, topology);
   });
 
   it('every instance subscribes to the broadcast route channel', async () => {
@@ -279,7 +277,7 @@ describe('durable: routed only where the user is, across 3 instances', () => {
     }
     const after = await Promise.all(topology.gateways.map((instance) => MetricsSnapshot.scrape(instance.url)));
     const delivered = after.map((snapshot, index) =>
-      Object.values(snapshot.changesSince(before[index]!, 'herald_notifications_delivered_total')).reduce((sum, delta) => sum + delta, 0),
+      Object.values(snapshot.changesSince(before[index], 'herald_notifications_delivered_total')).reduce((sum, delta) => sum + delta, 0),
     );
     assert.deepEqual(delivered, [1, 1, 1], 'each instance delivered exactly to its own socket');
     for (const other of others) assert.equal(other.ofType('routed').length, 0, other.name);

@@ -10,9 +10,10 @@ import {
   type SessionReadyPayload,
 } from '@herald/contracts';
 import { Agent } from 'node:http';
+import { inspect } from 'node:util';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { signToken } from './tokens.js';
-import { waitUntil, withTimeout } from './wait.js';
+import { present, waitUntil, withTimeout } from './wait.js';
 
 type ClientSocket = Socket<ServerToClientEvents, Record<string, never>>;
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -144,7 +145,7 @@ export async function expectConnectError(
 function describe(value: unknown): string {
   if (value instanceof Error) {
     const { context, description } = value as Error & { context?: unknown; description?: unknown };
-    return `${value.message} ${JSON.stringify({ description: String(description ?? ''), context: describeContext(context) })}`;
+    return `${value.message} ${JSON.stringify({ description: typeof description === 'string' ? description : inspect(description), context: describeContext(context) })}`;
   }
   return typeof value === 'object' && value !== null && 'description' in value ? describe(value.description) : String(value);
 }
@@ -155,7 +156,7 @@ function describeContext(context: unknown): unknown {
     const { status, responseText } = context as { status: unknown; responseText?: unknown };
     return { status, responseText };
   }
-  return context === undefined ? undefined : String(context);
+  return context === undefined ? undefined : typeof context === 'string' ? context : inspect(context, { depth: 0 });
 }
 
 /**
@@ -170,8 +171,7 @@ export function fromAddress(localAddress: string): ClientOptions {
 
 /** What a ResumingDevice saw, in order: notifications and session.ready, each with the connection it came on (1, 2...). */
 export type DeviceEvent =
-  | { kind: 'notification'; connection: number; envelope: NotificationEnvelope }
-  | { kind: 'ready'; connection: number; payload: SessionReadyPayload };
+  { kind: 'notification'; connection: number; envelope: NotificationEnvelope } | { kind: 'ready'; connection: number; payload: SessionReadyPayload };
 
 export interface ResumingDeviceOptions {
   /** Name in ledger tables and failure messages (default: `<user>/<n>`). */
@@ -226,7 +226,8 @@ export class ResumingDevice {
 
   static async connect(baseUrl: string, userId: string, options: ResumingDeviceOptions = {}): Promise<ResumingDevice> {
     const token = options.token ?? (await signToken({ sub: userId }));
-    let device: ResumingDevice | undefined;
+    // The auth function runs on every (re)connect, once the device exists.
+    const holder: { device?: ResumingDevice } = {};
     const socket: ClientSocket = io(`${baseUrl}${NOTIFICATIONS_NAMESPACE}`, {
       transports: ['websocket'],
       forceNew: true,
@@ -239,6 +240,7 @@ export class ResumingDevice {
       // Called on every (re)connect: the latest cursors, never the ones of the first connect.
       auth: (callback: (auth: HandshakeAuth) => void) => {
         const auth: HandshakeAuth = { token };
+        const device = holder.device;
         if (device?.cursor !== undefined) auth.since = device.cursor;
         if (device?.broadcastCursor !== undefined) auth.broadcastSince = device.broadcastCursor;
         device?.handshakes.push(auth);
@@ -246,9 +248,10 @@ export class ResumingDevice {
       },
       ...options.socket,
     });
-    device = new ResumingDevice(options.name ?? `${userId}/${++deviceCount}`, userId, socket);
+    const device = new ResumingDevice(options.name ?? `${userId}/${++deviceCount}`, userId, socket);
     device.cursor = options.since;
     device.broadcastCursor = options.broadcastSince;
+    holder.device = device;
     device.listen();
     socket.connect();
     try {
@@ -258,7 +261,8 @@ export class ResumingDevice {
           else socket.once(ClientEvents.SessionReady, () => resolve());
           // Transport failures are retried by socket.io-client, `unavailable` by the device: only a final refusal fails.
           socket.on('connect_error', (error) => {
-            if (!socket.active && error.message !== UNAVAILABLE_MESSAGE) reject(new Error(`connect_error: ${error.message} ${JSON.stringify((error as { data?: unknown }).data)}`));
+            if (!socket.active && error.message !== UNAVAILABLE_MESSAGE)
+              reject(new Error(`connect_error: ${error.message} ${JSON.stringify((error as { data?: unknown }).data)}`));
           });
         }),
         `device ${device.name} to connect to ${baseUrl}${options.waitForReady === false ? '' : ' and get session.ready'}`,
@@ -285,7 +289,7 @@ export class ResumingDevice {
       this.events.push({ kind: 'ready', connection: this.connections, payload });
       if (payload.cursor !== null && (this.cursor === undefined || !payload.recovered)) this.cursor = payload.cursor;
       const broadcast = payload.broadcast;
-      if (broadcast?.cursor != null && (this.broadcastCursor === undefined || !broadcast.recovered)) this.broadcastCursor = broadcast.cursor;
+      if (broadcast.cursor !== null && (this.broadcastCursor === undefined || !broadcast.recovered)) this.broadcastCursor = broadcast.cursor;
     });
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
     socket.on('disconnect', (reason) => this.disconnects.push(reason));
@@ -318,9 +322,9 @@ export class ResumingDevice {
     return this.notifications.filter((envelope) => envelope.type === type);
   }
 
-  /** The session.ready of the latest connection, once it came. */
-  get lastReady(): SessionReadyPayload | undefined {
-    return this.readies.at(-1);
+  /** The session.ready of the latest connection (throws before the first one came). */
+  get lastReady(): SessionReadyPayload {
+    return present(this.readies.at(-1), `${this.name}: a session.ready`);
   }
 
   async waitForType(type: string, count = 1, timeoutMs = 10_000): Promise<NotificationEnvelope[]> {
@@ -331,7 +335,7 @@ export class ResumingDevice {
   /** Waits until `count` session.ready events have come in total (one per successful connection). */
   async waitForReady(count: number, timeoutMs = 20_000): Promise<SessionReadyPayload> {
     await waitUntil(() => this.readies.length >= count, `${this.name}: session.ready #${count}`, timeoutMs);
-    return this.readies[count - 1]!;
+    return this.readies[count - 1];
   }
 
   /** Waits until every one of these notification ids was received at least once. */
@@ -365,8 +369,9 @@ export class ResumingDevice {
       if (readies > 1) problems.push(`${this.name} connection ${connection}: ${readies} session.ready events`);
       if (readyAt >= 0) {
         const ready = (events[readyAt] as { payload: SessionReadyPayload }).payload;
-        const replayed = ready.replayed + (ready.broadcast?.replayed ?? 0);
-        if (readyAt !== replayed) problems.push(`${this.name} connection ${connection}: ${readyAt} notification(s) before session.ready, which says ${replayed} were replayed`);
+        const replayed = ready.replayed + ready.broadcast.replayed;
+        if (readyAt !== replayed)
+          problems.push(`${this.name} connection ${connection}: ${readyAt} notification(s) before session.ready, which says ${replayed} were replayed`);
       } else if (events.length > 0 && connection < this.connections) {
         problems.push(`${this.name} connection ${connection}: ${events.length} notification(s) and no session.ready`);
       }

@@ -3,7 +3,7 @@ import { fetchHealth, isGatewayReady } from './gateway-health.js';
 import { GATEWAY_MAIN, REPO_ROOT } from './paths.js';
 import { freePort } from './ports.js';
 import { TEST_JWT_SECRET } from './tokens.js';
-import { waitUntil } from './wait.js';
+import { present, waitUntil } from './wait.js';
 
 export interface GatewayOptions {
   redisUrl: string;
@@ -120,7 +120,7 @@ export class GatewayCluster {
       `the instance of socket ${socketId}`,
       timeoutMs,
     );
-    return found!;
+    return present(found, `the instance of socket ${socketId}`);
   }
 
   async stop(): Promise<void> {

@@ -1,12 +1,4 @@
-import {
-  BROADCAST_FEED_KEYS,
-  COMMAND_GROUP,
-  COMMAND_STREAM,
-  DEAD_LETTER_STREAM,
-  userFeedKeys,
-  type FeedKeys,
-  type Pattern,
-} from '@herald/contracts';
+import { BROADCAST_FEED_KEYS, COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, userFeedKeys, type FeedKeys, type Pattern } from '@herald/contracts';
 import { createClient, type RedisClientType } from 'redis';
 
 /** One stream entry: its id and its fields (field order kept). */
@@ -104,7 +96,7 @@ export class HeraldRedis {
 
   /** Subscribers of a shard channel (PUBSUB SHARDNUMSUB): the instances that route this feed. */
   async shardSubscribers(channel: string): Promise<number> {
-    const reply = await this.command<unknown>('PUBSUB', 'SHARDNUMSUB', channel);
+    const reply = await this.command('PUBSUB', 'SHARDNUMSUB', channel);
     return Number(asRecord(reply)[channel] ?? 0);
   }
 

@@ -164,10 +164,11 @@ export class DeliveryLedger {
       unconfirmed: sum('unconfirmed'),
     };
     const lines = [...shown, total].map((row) => columns.map((column) => String(row[column])));
-    const widths = columns.map((column, index) => Math.max(column.length, ...lines.map((line) => line[index]!.length)));
-    const format = (cells: readonly string[]) => cells.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ');
-    const out = [format(columns), widths.map((width) => '-'.repeat(width)).join('-|-'), ...lines.slice(0, -1).map(format), format(lines.at(-1)!)];
-    if (shown.length < (bad.length > 0 ? bad : rows).length) out.splice(out.length - 1, 0, `... ${(bad.length > 0 ? bad : rows).length - shown.length} more ${bad.length > 0 ? 'devices with problems' : 'devices'}`);
+    const widths = columns.map((column, index) => Math.max(column.length, ...lines.map((line) => line[index].length)));
+    const format = (cells: readonly string[]) => cells.map((cell, index) => cell.padEnd(widths[index])).join(' | ');
+    const out = [format(columns), widths.map((width) => '-'.repeat(width)).join('-|-'), ...lines.slice(0, -1).map(format), format(lines[lines.length - 1])];
+    if (shown.length < (bad.length > 0 ? bad : rows).length)
+      out.splice(out.length - 1, 0, `... ${(bad.length > 0 ? bad : rows).length - shown.length} more ${bad.length > 0 ? 'devices with problems' : 'devices'}`);
     for (const row of bad.slice(0, 5)) if (row.lostSample.length > 0) out.push(`${row.device} lost e.g. ${row.lostSample.join(', ')}`);
     return out.join('\n');
   }
@@ -180,6 +181,10 @@ export class DeliveryLedger {
       `${what}: no device expected anything: the ledger proves nothing\n${DeliveryLedger.table(rows)}`,
     );
     const problems = rows.filter((row) => row.lost + row.duplicated + row.outOfOrder + row.misdelivered > 0);
-    assert.equal(problems.length, 0, `${what}: ${problems.length} device(s) with lost, duplicated, out-of-order or misdelivered notifications\n${DeliveryLedger.table(rows)}`);
+    assert.equal(
+      problems.length,
+      0,
+      `${what}: ${problems.length} device(s) with lost, duplicated, out-of-order or misdelivered notifications\n${DeliveryLedger.table(rows)}`,
+    );
   }
 }

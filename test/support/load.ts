@@ -68,7 +68,7 @@ export async function publishSteadily(publisher: UserNotifier, options: SteadyLo
     while (inFlight.size >= maxInFlight && Date.now() < deadline) await Promise.race([...inFlight, delay(50)]);
     if (Date.now() > deadline || options.until?.()) break;
 
-    const userId = options.users[n % options.users.length]!;
+    const userId = options.users[n % options.users.length];
     const seq = (perUser.get(userId) ?? 0) + 1;
     perUser.set(userId, seq);
     const id = `${prefix}-${n}`;

@@ -77,10 +77,7 @@ export class RedisServer {
     if (!process?.running) return;
     process.signal('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([
-      process.exited,
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
-    ]);
+    const exit = await Promise.race([process.exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))]);
     clearTimeout(timer);
     if (exit === 'timeout') {
       process.signal('SIGKILL');
@@ -100,11 +97,15 @@ export class RedisServer {
   async launch(): Promise<void> {
     if (this.process?.running) throw new Error(`redis-server on port ${this.port} is still running`);
     this.process = new ManagedProcess(`redis:${this.port}`, 'redis-server', [
-      '--port', String(this.port),
-      '--bind', '127.0.0.1',
-      '--dir', this.dir,
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
       ...DURABLE_REDIS_ARGS,
-      '--protected-mode', 'no',
+      '--protected-mode',
+      'no',
     ]);
     // Loading a large AOF takes a moment: PING answers LOADING meanwhile, which pingRedis does not count as up.
     await waitUntil(() => this.ping(), `redis-server on port ${this.port}`, 20_000, 50).catch((error: unknown) => {

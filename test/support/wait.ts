@@ -22,3 +22,28 @@ export async function withTimeout<T>(promise: Promise<T>, what: string, timeoutM
     clearTimeout(timer);
   }
 }
+
+type Closable = { close(): unknown } | { stop(): unknown };
+
+/**
+ * For after(): closes (or stops) each resource in order, skipping those before() never got to create, and reports
+ * every failure together once all were tried.
+ */
+export async function cleanUp(...resources: ReadonlyArray<Closable | undefined>): Promise<void> {
+  const failures: string[] = [];
+  for (const resource of resources) {
+    if (resource === undefined) continue;
+    try {
+      await ('close' in resource ? resource.close() : resource.stop());
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  if (failures.length > 0) throw new Error(`cleaning up: ${failures.join('; ')}`);
+}
+
+/** The value, or a failure that says what was missing (instead of a non-null assertion). */
+export function present<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new Error(`${what} is missing`);
+  return value;
+}

@@ -1,4 +1,4 @@
-import { waitUntil } from '../wait.js';
+import { present, waitUntil } from '../wait.js';
 import type { GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, Topology, TopologyKind, TopologyOptions } from './topology.js';
 
 /** What both providers share: gateway bookkeeping, round robin, finding a socket's instance. */
@@ -16,9 +16,8 @@ export abstract class BaseTopology implements Topology {
   abstract stop(): Promise<void>;
 
   at(index: number): GatewayHandle {
-    const gateway = this.started[index % this.started.length];
-    if (!gateway) throw new Error('the topology has no gateway');
-    return gateway;
+    if (this.started.length === 0) throw new Error('the topology has no gateway');
+    return this.started[index % this.started.length];
   }
 
   restartGateway(index: number): Promise<void> {
@@ -49,7 +48,7 @@ export abstract class BaseTopology implements Topology {
       timeoutMs,
       this.kind === 'containers' ? 100 : 25,
     );
-    return found!;
+    return present(found, `the instance of socket ${socketId}`);
   }
 }
 

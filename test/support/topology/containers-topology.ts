@@ -55,7 +55,7 @@ class ContainerGateway implements GatewayHandle {
   /** Its address on the topology network now (Docker may hand out another one when the container starts again). */
   async address(network: string): Promise<string> {
     const inspected = await this.docker.container.inspect(this.docker.container.getById(this.container.getId()));
-    const address = inspected.NetworkSettings.Networks[network]?.IPAddress;
+    const address = Object.entries(inspected.NetworkSettings.Networks).find(([name]) => name === network)?.[1].IPAddress;
     if (!address) throw new Error(`gateway container ${this.instanceId} has no address on network ${network}`);
     return address;
   }
@@ -123,7 +123,8 @@ class ContainerGateway implements GatewayHandle {
     // `docker stop`: SIGTERM (the image's STOPSIGNAL), SIGKILL only after 15 s, beyond the gateway's own 10 s limit.
     await this.docker.container.stop(this.docker.container.getById(this.container.getId()), { timeout: 15_000 });
     const status = await this.exited();
-    if (status.code !== 0) throw new Error(`gateway container ${this.instanceId} exited with ${status.code} on SIGTERM:\n${await tailOf(this.docker, this.container.getId())}`);
+    if (status.code !== 0)
+      throw new Error(`gateway container ${this.instanceId} exited with ${status.code} on SIGTERM:\n${await tailOf(this.docker, this.container.getId())}`);
     await this.launch();
   }
 
@@ -257,6 +258,11 @@ export class ContainersTopology extends BaseTopology {
     super();
   }
 
+  private get networkName(): string {
+    if (!this.network) throw new Error('the topology network is not created yet');
+    return this.network.getName();
+  }
+
   get redis(): RedisHandle {
     if (!this.redisContainer) throw new Error('the topology has no redis');
     return this.redisContainer;
@@ -325,14 +331,14 @@ export class ContainersTopology extends BaseTopology {
       const leftover = this.docker.container.getById(name);
       const tail = await tailOf(this.docker, name);
       await leftover.remove({ force: true }).catch(() => undefined);
-      throw new Error(`container ${name} did not start: ${describeError(error)}\n${tail}`);
+      throw new Error(`container ${name} did not start: ${describeError(error)}\n${tail}`, { cause: error });
     }
   }
 
   private async startRedis(): Promise<void> {
     const hostPort = await freePort();
     const container = new GenericContainer(this.config.REDIS_IMAGE)
-      .withNetworkMode(this.network!.getName())
+      .withNetworkMode(this.networkName)
       .withExposedPorts({ container: REDIS_PORT, host: hostPort })
       .withCommand(['redis-server', '--dir', '/data', ...DURABLE_REDIS_ARGS])
       .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/));
@@ -353,7 +359,7 @@ export class ContainersTopology extends BaseTopology {
     // A fixed host port: Docker would pick another ephemeral one when the container starts again.
     const hostPort = await freePort();
     const container = new GenericContainer(this.config.HERALD_GATEWAY_IMAGE)
-      .withNetworkMode(this.network!.getName())
+      .withNetworkMode(this.networkName)
       .withExposedPorts({ container: GATEWAY_PORT, host: hostPort })
       .withEnvironment({
         PORT: String(GATEWAY_PORT),
@@ -373,7 +379,7 @@ export class ContainersTopology extends BaseTopology {
     const started = await this.run(container, this.name(`gateway-${index}`));
     const handle: ContainerGateway = new ContainerGateway(instanceId, started, this.docker, () => this.gatewayStartedAgain(handle));
     await handle.waitReady();
-    return { handle, ip: started.getIpAddress(this.network!.getName()) };
+    return { handle, ip: started.getIpAddress(this.networkName) };
   }
 
   private nginxConfig(port: number): string {
@@ -395,7 +401,7 @@ export class ContainersTopology extends BaseTopology {
   private async gatewayStartedAgain(gateway: ContainerGateway): Promise<void> {
     const upstream = this.upstreams.find((candidate) => candidate.gateway === gateway);
     if (!upstream || !this.nginxContainer) return;
-    const address = await gateway.address(this.network!.getName());
+    const address = await gateway.address(this.networkName);
     if (address === upstream.address) return;
     upstream.address = address;
     await this.nginxContainer.container.copyContentToContainer([{ content: this.nginxConfig(this.nginxContainer.port), target: '/etc/nginx/nginx.conf', mode: 0o644 }]);
