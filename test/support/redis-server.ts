@@ -50,9 +50,13 @@ export class RedisServer {
     return this.process?.running ?? false;
   }
 
-  /** Graceful restart that keeps every write: SIGTERM (Redis writes and fsyncs the AOF, then exits), then launch() on the same port. */
-  async restart(): Promise<void> {
+  /**
+   * Graceful restart that keeps every write: SIGTERM (Redis writes and fsyncs the AOF, then exits), then launch() on
+   * the same port; `whileDown` runs in between.
+   */
+  async restart(options: { whileDown?: () => Promise<void> } = {}): Promise<void> {
     await this.shutdown();
+    await options.whileDown?.();
     await this.launch();
   }
 

@@ -11,7 +11,7 @@ import { waitUntil } from '../wait.js';
 import { BaseTopology, initialGatewaySpecs, parseLogLines, settleAll } from './base-topology.js';
 import { DockerUnavailableError, containerLines, dockerClient, requireImage } from './docker-engine.js';
 import { DOCKER_HINT, RUN_LABEL, topologyConfig, type TopologyConfig } from './topology-config.js';
-import type { ExitStatus, GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, TopologyOptions } from './topology.js';
+import type { ExitStatus, GatewayHandle, GatewaySpec, LogRecord, NginxHandle, RedisHandle, RedisRestartOptions, TopologyOptions } from './topology.js';
 
 const GATEWAY_PORT = 3000;
 const REDIS_PORT = 6379;
@@ -166,12 +166,13 @@ class ContainerRedis implements RedisHandle {
     await this.waitForPing();
   }
 
-  async restart(): Promise<void> {
+  async restart(options: RedisRestartOptions = {}): Promise<void> {
     const container = this.docker.container.getById(this.container.getId());
     // `docker stop`: SIGTERM, on which Redis fsyncs its AOF and exits 0; SIGKILL only after 10 s.
     await this.docker.container.stop(container, { timeout: 10_000 });
     const result = (await container.wait()) as { StatusCode: number };
     if (result.StatusCode !== 0) throw new Error(`redis container exited with ${result.StatusCode} on SIGTERM:\n${await tailOf(this.docker, this.container.getId())}`);
+    await options.whileDown?.();
     await this.launch();
   }
 

@@ -53,8 +53,15 @@ export interface RedisHandle {
   kill(): Promise<void>;
   /** Starts it again after kill(), at the same URL. It reloads its AOF: what was fsynced before the crash is still there. */
   launch(): Promise<void>;
-  /** Graceful restart that keeps all data: SIGTERM (Redis fsyncs its AOF and exits), then starts again at the same URL. */
-  restart(): Promise<void>;
+  /**
+   * Graceful restart that keeps all data: SIGTERM (Redis fsyncs its AOF and exits), then starts again at the same URL.
+   * `whileDown` runs after the exit and before the start: what a test does while Redis is away.
+   */
+  restart(options?: RedisRestartOptions): Promise<void>;
+}
+
+export interface RedisRestartOptions {
+  whileDown?: () => Promise<void>;
 }
 
 /** nginx rendered from nginx/nginx.conf.template in front of every gateway the topology started with. */
