@@ -58,7 +58,7 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
   });
 
   it('redis persists: AOF fsynced every second, noeviction (docs/operations.md#redis-durability)', async () => {
-    const result = await stack!.container('redis').exec(['redis-cli', 'CONFIG', 'GET', 'appendonly', 'appendfsync', 'maxmemory-policy']);
+    const result = await upStack().container('redis').exec(['redis-cli', 'CONFIG', 'GET', 'appendonly', 'appendfsync', 'maxmemory-policy']);
     assert.equal(result.exitCode, 0, result.output);
     const [appendonly, appendfsync, policy] = ['appendonly', 'appendfsync', 'maxmemory-policy'].map((name) => {
       const lines = result.stdout.trim().split('\n');

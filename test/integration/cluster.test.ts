@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Patterns } from '@herald/contracts';
-import { LocalClusterProcess, RawPublisher, connectClient, descendantPids, isAlive, waitUntil, withTimeout, type TestClient } from '@herald/testing';
+import { LocalClusterProcess, RawPublisher, connectClient, descendantPids, isAlive, waitUntil, withTimeout, type TestClient, present } from '@herald/testing';
 import { createClient, type RedisClientType } from 'redis';
 
 /** A real client to the cluster's Redis, for one use. */
@@ -34,13 +34,13 @@ describe('npm start: the local cluster from local binaries', () => {
   before(async () => {
     // No JWT_SECRET and no REDIS_URL: the cluster starts its own redis-server and uses the development secret.
     cluster = await LocalClusterProcess.start({ HERALD_REDIS_DIR: redisDir });
-    children = descendantPids(cluster.process.pid!);
+    children = descendantPids(present(cluster.process.pid, 'the cluster pid'));
   });
 
   after(async () => {
     for (const client of clients) client.close();
-    await cluster?.process.stop(30_000);
-    await restarted?.process.stop(30_000);
+    // before() may have failed before either started: the array's type says so.
+    for (const started of [cluster, restarted] as Array<LocalClusterProcess | undefined>) await started?.process.stop(30_000);
     rmSync(redisDir, { recursive: true, force: true });
   });
 

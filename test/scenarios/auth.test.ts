@@ -12,6 +12,7 @@ import {
   type GatewayHandle,
   type TestClient,
   type Topology,
+  cleanUp,
 } from '@herald/testing';
 
 describe('client authentication', () => {
@@ -28,9 +29,7 @@ describe('client authentication', () => {
   });
 
   after(async () => {
-    for (const client of clients) client.close();
-    await publisher?.close();
-    await topology?.stop();
+    await cleanUp(...clients, publisher, topology);
   });
 
   const refusals: Array<[string, () => Promise<string | undefined>, string, () => GatewayHandle]> = [

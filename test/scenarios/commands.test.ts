@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CommandRejectReasons, MAX_USER_IDS, Patterns, encodeCommand } from '@herald/contracts';
-import { RawPublisher, connectClient, signToken, startTopology, type TestClient, type Topology } from '@herald/testing';
+import { RawPublisher, connectClient, signToken, startTopology, type TestClient, type Topology, cleanUp } from '@herald/testing';
 
 const MAX_PAYLOAD_BYTES = 1024;
 
@@ -49,10 +49,7 @@ describe('malformed commands', () => {
   });
 
   after(async () => {
-    victim?.close();
-    bystander?.close();
-    await publisher?.close();
-    await topology?.stop();
+    await cleanUp(victim, bystander, publisher, topology);
   });
 
   it('rejects a flood of malformed commands with logged reasons while every valid command around them is delivered once', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Patterns } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
-import { RawPublisher, TestClient, connectClient, signToken, startTopology, waitUntil, type Topology } from '@herald/testing';
+import { RawPublisher, TestClient, connectClient, signToken, startTopology, waitUntil, type Topology, cleanUp } from '@herald/testing';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -33,10 +33,7 @@ for (const instanceCount of [1, 3]) {
     });
 
     after(async () => {
-      for (const client of clients) client.close();
-      await sdk?.close();
-      await publisher?.close();
-      await topology?.stop();
+      await cleanUp(...clients, sdk, publisher, topology);
     });
 
     it('gives each device of a user exactly one copy, with the same generated id, and nothing to other users', async () => {

@@ -14,6 +14,7 @@ import {
   type GatewayHandle,
   type NginxHandle,
   type Topology,
+  present,
 } from '@herald/testing';
 
 /** The n-th test client address: nginx hashes on it, so different addresses spread over the instances. */
@@ -43,7 +44,7 @@ interface EdgeStack {
 async function startStack(): Promise<EdgeStack> {
   const topology = await startTopology({ gateways: 3, nginx: true });
   try {
-    return { topology, nginx: topology.nginx!, publisher: await RawPublisher.connect(topology.redis.url), clients: [] };
+    return { topology, nginx: present(topology.nginx, 'nginx'), publisher: await RawPublisher.connect(topology.redis.url), clients: [] };
   } catch (error) {
     // Whatever did start must not outlive the failed setup (it would keep the test process alive).
     await topology.stop();
@@ -68,7 +69,7 @@ interface Placed {
 async function deviceThroughNginx(stack: EdgeStack, user: string, from: string, options: ClientOptions = {}): Promise<Placed> {
   const client = await connectClient(stack.nginx.url, await signToken({ sub: user }), { ...fromAddress(from), ...options });
   stack.clients.push(client);
-  const instance = await stack.topology.instanceOf(client.socket.id!);
+  const instance = await stack.topology.instanceOf(present(client.socket.id, 'socket id'));
   return { client, user, from, instance };
 }
 
@@ -113,9 +114,9 @@ describe('behind nginx: 3 instances, sticky by client address', () => {
 
     // The TCP peer of every instance is nginx; the address logged is the client's, from X-Forwarded-For.
     for (const device of devices) {
-      const record = await device.instance.connectionRecord(device.client.socket.id!);
-      assert.equal(record?.['address'], device.from);
-      assert.equal(record?.['peer'], stack.nginx.addressSeenByGateways);
+      const record = present(await device.instance.connectionRecord(present(device.client.socket.id, 'socket id')), 'the connected record');
+      assert.equal(record['address'], device.from);
+      assert.equal(record['peer'], stack.nginx.addressSeenByGateways);
     }
   });
 
@@ -218,7 +219,7 @@ describe('behind nginx: an instance dies', () => {
 
     await waitUntil(() => orphans.every((device) => device.client.reconnects >= 1 && device.client.socket.connected), 'the orphaned clients to reconnect', 30_000);
     for (const device of orphans) {
-      const instance = await stack.topology.instanceOf(device.client.socket.id!);
+      const instance = await stack.topology.instanceOf(present(device.client.socket.id, 'socket id'));
       assert.ok(others.includes(instance), `${device.from} reconnected to the dead instance?`);
     }
 

@@ -13,6 +13,7 @@ import {
   type GatewayHandle,
   type TestClient,
   type Topology,
+  cleanUp,
 } from '@herald/testing';
 
 describe('Redis outage', () => {
@@ -26,9 +27,7 @@ describe('Redis outage', () => {
   });
 
   after(async () => {
-    for (const client of clients) client.close();
-    await publisher?.close();
-    await topology?.stop();
+    await cleanUp(...clients, publisher, topology);
   });
 
   it('goes unready and says so while Redis is down, then delivers again once it is back, with no gateway restart', async () => {
@@ -78,7 +77,7 @@ describe('graceful shutdown', () => {
   });
 
   after(async () => {
-    await topology?.stop();
+    await cleanUp(topology);
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

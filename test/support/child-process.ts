@@ -68,8 +68,8 @@ export function descendantPids(pid: number): number[] {
   }
   const found: number[] = [];
   const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of parents.get(queue.shift()!) ?? []) {
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const child of parents.get(next) ?? []) {
       found.push(child);
       queue.push(child);
     }

@@ -52,7 +52,7 @@ export class LocalClusterProcess {
   printed(pattern: RegExp): string | undefined {
     for (const line of this.process.lines) {
       const match = pattern.exec(line);
-      if (match) return match[1] ?? match[0];
+      if (match) return match.at(1) ?? match[0];
     }
     return undefined;
   }

@@ -104,8 +104,9 @@ export class MetricsSnapshot {
       return entry;
     };
     for (const sample of this.flat.get(`${name}_bucket`)?.metrics ?? []) {
-      const { le, ...labels } = sample.labels ?? {};
-      if (le === undefined) throw new Error(`${name}_bucket sample without le`);
+      const all: Labels = sample.labels ?? {};
+      if (!Object.hasOwn(all, 'le')) throw new Error(`${name}_bucket sample without le`);
+      const { le, ...labels } = all;
       seriesOf(labels).buckets[le] = sampleValue(sample.value);
     }
     for (const sample of this.flat.get(`${name}_count`)?.metrics ?? []) seriesOf(sample.labels ?? {}).count = sampleValue(sample.value);

@@ -32,7 +32,7 @@ export function promtoolAlertFailures(output: string): PromtoolAlertFailure[] {
   const failures: PromtoolAlertFailure[] = [];
   const block = /name: (.+),\s*\n\s*alertname: (\S+), time: (\S+),\s*\n\s*exp:(\[\])?/g;
   for (const match of output.matchAll(block)) {
-    failures.push({ test: match[1], alertname: match[2], time: match[3], expectedNone: match[4] !== undefined });
+    failures.push({ test: match[1], alertname: match[2], time: match[3], expectedNone: match.at(4) !== undefined });
   }
   return failures;
 }

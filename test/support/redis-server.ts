@@ -108,6 +108,10 @@ export class RedisServer {
       '--dir',
       this.dir,
       ...DURABLE_REDIS_ARGS,
+      // A bound for a test or benchmark that runs away: with noeviction Redis then refuses writes (the test fails
+      // loudly) instead of taking the machine's memory. A 2-core test machine has 24 GiB; one run once took 21.
+      '--maxmemory',
+      '2gb',
       '--protected-mode',
       'no',
     ]);

@@ -12,6 +12,11 @@ export class SilentWebSocketPeer {
   private text = '';
   private ended = false;
 
+  /** Read anew after an await (a plain property read there is narrowed by the check before it). */
+  hasEnded(): boolean {
+    return this.ended;
+  }
+
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => (this.text += chunk.toString('latin1')));
     socket.on('close', () => (this.ended = true));
@@ -41,7 +46,7 @@ export class SilentWebSocketPeer {
     if (peer.ended) throw new Error(`the upgrade failed: ${peer.text}`);
     socket.write(maskedTextFrame(`40${NOTIFICATIONS_NAMESPACE},`));
     await waitUntil(() => peer.text.includes(`40${NOTIFICATIONS_NAMESPACE},{"sid"`) || peer.ended, 'the namespace CONNECT to be accepted');
-    if (peer.ended) throw new Error(`the namespace CONNECT failed: ${peer.text}`);
+    if (peer.hasEnded()) throw new Error(`the namespace CONNECT failed: ${peer.text}`);
     return peer;
   }
 
@@ -66,6 +71,11 @@ export class SilentWebSocketPeer {
  */
 export class StalledHttpRequest {
   private ended = false;
+
+  /** Read anew after an await (a plain property read there is narrowed by the check before it). */
+  hasEnded(): boolean {
+    return this.ended;
+  }
 
   private constructor(private readonly socket: Socket) {
     socket.on('close', () => (this.ended = true));

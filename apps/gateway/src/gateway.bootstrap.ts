@@ -57,6 +57,8 @@ export async function startGateway(config: AppConfig): Promise<void> {
     consumer: config.instanceId,
     claimIdleMs: config.ingest.claimIdleMs,
     maxAttempts: config.ingest.maxAttempts,
+    ordered: config.ingest.ordered,
+    leaseMs: config.ingest.leaseMs,
     onFailure: () => metrics.ingestFailed(),
     onDeadLetter: (pattern) => metrics.commandDeadLettered(pattern),
   });

@@ -17,6 +17,8 @@ export const COMMAND_STREAM = `${KEY_PREFIX}:{commands}`;
 export const COMMAND_GROUP = 'herald-gateways';
 /** Commands that failed INGEST_MAX_ATTEMPTS times are moved here, with the error, for an operator to inspect. */
 export const DEAD_LETTER_STREAM = `${KEY_PREFIX}:{commands}:dead`;
+/** Which instance reads the command stream, when commands are stored in stream order (INGEST_ORDERED): a lease. */
+export const INGEST_LEASE_KEY = `${KEY_PREFIX}:{commands}:reader`;
 
 /** The two kinds of feed a device follows: its user's inbox, and the broadcast feed every device shares. */
 export const Feeds = {

@@ -21,7 +21,7 @@ describe('renderNginxConfig', () => {
     assert.deepEqual(upstreamServersOf(config), local.upstreams);
     assert.match(config, /listen 127\.0\.0\.1:8080 default_server;/);
     assert.match(config, /hash \$remote_addr consistent;/);
-    assert.match(config, /server 127\.0\.0\.1:3001 max_fails=1 fail_timeout=10s;/);
+    assert.match(config, /server 127\.0\.0\.1:3001 max_fails=0 fail_timeout=10s;/);
     assert.match(config, /server_tokens off;/);
   });
 

@@ -21,7 +21,12 @@ export interface NginxRenderOptions {
   workerProcesses: number | 'auto';
   /** `path [format]` or `off`. */
   accessLog: string;
-  /** Consecutive failures that take an instance out, and for how long (passive failover). */
+  /**
+   * Consecutive failures that take an instance out, and for how long (passive failover). Default 0: never out. A
+   * WebSocket is one request that lasts as long as its connection, and nginx counts an instance as recovered only when
+   * a request to it completes: with max_fails=1, after a rolling restart each instance took one new WebSocket client
+   * per fail_timeout, and WebSocket-only clients were refused ("no live upstreams") for minutes.
+   */
   maxFails?: number;
   failTimeoutSeconds?: number;
   notice?: string;
@@ -58,7 +63,7 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     if (!HOST.test(host)) throw new NginxConfigError(`invalid upstream host: ${JSON.stringify(host)}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NginxConfigError(`invalid upstream port for ${host}: ${port}`);
   }
-  const maxFails = options.maxFails ?? 1;
+  const maxFails = options.maxFails ?? 0;
   const failTimeout = options.failTimeoutSeconds ?? 10;
   const values = {
     notice: options.notice ?? 'Rendered from nginx/nginx.conf.template.',

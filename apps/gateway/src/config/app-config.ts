@@ -46,6 +46,13 @@ const EnvSchema = z
     INGEST_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
     /** After this many failed attempts a command goes to the dead-letter stream. */
     INGEST_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+    /** true: one instance at a time reads the command stream, so commands are stored in publish order. false: all read. */
+    INGEST_ORDERED: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((value) => value === 'true'),
+    /** How long the reading instance's lease lasts unrenewed: how soon another instance reads after it died. */
+    INGEST_LEASE_MS: z.coerce.number().int().min(300).max(60_000).default(3000),
   })
   .superRefine((env, ctx) => {
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
@@ -87,7 +94,7 @@ export class AppConfig {
   readonly connectionCloseGraceMs: number;
   /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
   readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number };
-  readonly ingest: { claimIdleMs: number; maxAttempts: number };
+  readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number };
 
   constructor(env: z.infer<typeof EnvSchema>) {
     this.port = env.PORT;
@@ -107,7 +114,7 @@ export class AppConfig {
     this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
     const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
     this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
-    this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS };
+    this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
   }
 }
 

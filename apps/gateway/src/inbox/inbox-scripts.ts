@@ -28,12 +28,15 @@ local existing = redis.call('HGET', ids, id)
 if existing then
   return {0, epoch, tonumber(existing)}
 end
-local seq = redis.call('HINCRBY', meta, 's', 1)
+-- Redis does not undo a script's writes when a later command fails: the XADD (which fails on a key of another type)
+-- is the first write, and the sequence moves only once it succeeded.
+local seq = tonumber(redis.call('HGET', meta, 's') or '0') + 1
 local cursor = epoch .. '.' .. seq
 local envelope = ARGV[2] .. ',"cursor":"' .. cursor .. '"}'
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('XADD', log, seq .. '-0', 'n', envelope, 'i', id, 't', now)
+redis.call('HSET', meta, 's', seq)
 redis.call('HSET', ids, id, seq)
 
 local excess = redis.call('XLEN', log) - tonumber(ARGV[4])

@@ -7,7 +7,7 @@ import { waitUntil } from '../../../../test/support/wait.js';
 import { HeraldCommandServer, type CommandContext } from './herald-command.server.js';
 import { MalformedCommand } from './command.deserializer.js';
 
-type Call = { pattern: string; data: unknown; source: string };
+type Call = { pattern: string; data: unknown; source: string; consumer?: string };
 
 /** The transport on a real redis-server, with handlers registered the way Nest registers @EventPattern methods. */
 describe('HeraldCommandServer', () => {
@@ -19,8 +19,16 @@ describe('HeraldCommandServer', () => {
   let failing: Map<string, number>;
   const deadLettered: string[] = [];
 
-  const start = async (consumer: string): Promise<HeraldCommandServer> => {
-    const server = new HeraldCommandServer({ redisUrl: redis.url, consumer, claimIdleMs: 200, maxAttempts: 3, onDeadLetter: (pattern) => deadLettered.push(pattern) });
+  const start = async (consumer: string, ordered = true): Promise<HeraldCommandServer> => {
+    const server = new HeraldCommandServer({
+      redisUrl: redis.url,
+      consumer,
+      claimIdleMs: 200,
+      maxAttempts: 3,
+      ordered,
+      leaseMs: 300,
+      onDeadLetter: (pattern) => deadLettered.push(pattern),
+    });
     const handler = (pattern: string) => async (data: unknown, context: CommandContext) => {
       const key = JSON.stringify(data);
       const tries = failing.get(key);
@@ -28,7 +36,7 @@ describe('HeraldCommandServer', () => {
         failing.set(key, tries + 1);
         throw new Error(`cannot store ${key}`);
       }
-      calls.push({ pattern, data: data instanceof MalformedCommand ? data.reason : data, source: context.source });
+      calls.push({ pattern, data: data instanceof MalformedCommand ? data.reason : data, source: context.source, consumer });
     };
     server.addHandler(Patterns.NotifyUser, handler(Patterns.NotifyUser), true);
     server.addHandler(Patterns.PresenceQuery, async (data: unknown) => ({ echo: data }), false);
@@ -81,12 +89,47 @@ describe('HeraldCommandServer', () => {
     assert.deepEqual(calls[0]?.data, { early: true });
   });
 
-  it('gives each command to one of several instances', async () => {
-    await Promise.all([start('x'), start('y'), start('z')]);
-    for (let n = 0; n < 60; n++) await xadd(Patterns.NotifyUser, { n });
+  it('ordered: one instance (the lease holder) reads, in stream order; the next takes over at once when it closes', async () => {
+    const first = await start('x');
+    await Promise.all([start('y'), start('z')]);
+    for (let n = 0; n < 30; n++) await xadd(Patterns.NotifyUser, { n });
+    await waitUntil(() => calls.length >= 30, 'thirty handled');
+    assert.deepEqual(new Set(calls.map((call) => call.consumer)), new Set(['x']));
+    await first.close();
+    const closedAt = Date.now();
+    for (let n = 30; n < 60; n++) await xadd(Patterns.NotifyUser, { n });
+    await waitUntil(() => calls.length >= 60, 'sixty handled');
+    assert.ok(Date.now() - closedAt < 1000, 'the lease was released, not left to expire');
+    await waitUntil(async () => (await client.xlen(COMMAND_STREAM)) === 0, 'all acknowledged');
+    assert.deepEqual(
+      calls.map((call) => call.data),
+      Array.from({ length: 60 }, (_, n) => ({ n })),
+      'each once, in stream order',
+    );
+    assert.equal(new Set(calls.slice(30).map((call) => call.consumer)).size, 1);
+  });
+
+  it('ordered: after a reader dies with entries in hand, the next takes over when its lease expires and handles those first', async () => {
+    await client.xgroup('CREATE', COMMAND_STREAM, COMMAND_GROUP, '0', 'MKSTREAM');
+    await xadd(Patterns.NotifyUser, { n: 1 });
+    await client.xreadgroup('GROUP', COMMAND_GROUP, 'ghost', 'COUNT', 10, 'STREAMS', COMMAND_STREAM, '>');
+    await client.set('herald:{commands}:reader', 'ghost', 'PX', 300);
+    await start('heir');
+    await xadd(Patterns.NotifyUser, { n: 2 });
+    await waitUntil(() => calls.length === 2, 'both handled', 10_000);
+    assert.deepEqual(
+      calls.map((call) => call.data),
+      [{ n: 1 }, { n: 2 }],
+    );
+  });
+
+  it('unordered: every instance reads, and still each command once', async () => {
+    await Promise.all([start('x', false), start('y', false), start('z', false)]);
+    for (let n = 0; n < 60; n++) void xadd(Patterns.NotifyUser, { n });
     await waitUntil(() => calls.length >= 60, 'sixty handled');
     await waitUntil(async () => (await client.xlen(COMMAND_STREAM)) === 0, 'all acknowledged');
     assert.equal(calls.length, 60, 'no command handled twice');
+    assert.ok(new Set(calls.map((call) => call.consumer)).size > 1, 'more than one instance read');
   });
 
   it('retries a failing command after the idle time, and dead-letters it after maxAttempts with its error; others go on', async () => {
@@ -125,7 +168,7 @@ describe('HeraldCommandServer', () => {
     await xadd('notify.nobody', { x: 1 });
     await client.xadd(COMMAND_STREAM, '*', 'pattern', Patterns.NotifyUser, 'data', '{not json');
     await waitUntil(async () => (await client.xlen(DEAD_LETTER_STREAM)) === 1 && calls.length === 1, 'both dealt with');
-    assert.deepEqual(calls[0], { pattern: Patterns.NotifyUser, data: 'not_json', source: 'stream' });
+    assert.deepEqual(calls[0], { pattern: Patterns.NotifyUser, data: 'not_json', source: 'stream', consumer: 'a' });
     assert.deepEqual(deadLettered, ['notify.nobody']);
   });
 
@@ -133,7 +176,7 @@ describe('HeraldCommandServer', () => {
     await start('a');
     await client.publish(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, { via: 'pubsub' }));
     await waitUntil(() => calls.length === 1, 'the pub/sub command');
-    assert.deepEqual(calls[0], { pattern: Patterns.NotifyUser, data: { via: 'pubsub' }, source: 'pubsub' });
+    assert.deepEqual(calls[0], { pattern: Patterns.NotifyUser, data: { via: 'pubsub' }, source: 'pubsub', consumer: 'a' });
     const subscriber = client.duplicate();
     const replies: unknown[] = [];
     subscriber.on('message', (_channel: string, message: string) => replies.push(JSON.parse(message)));

@@ -5,6 +5,7 @@ import {
   COMMAND_STREAM,
   CommandRejectReasons,
   DEAD_LETTER_STREAM,
+  INGEST_LEASE_KEY,
   RedisClientRoles,
   replyChannel,
   type Pattern,
@@ -23,6 +24,14 @@ export interface HeraldCommandServerOptions {
   claimIdleMs: number;
   /** Deliveries after which a failing entry goes to the dead-letter stream. */
   maxAttempts: number;
+  /**
+   * True: one instance at a time reads the stream (it holds a lease in Redis), so commands are stored in stream order,
+   * which is publish order for one publisher. False: every instance reads (more ingest throughput, but two commands
+   * read by different instances at the same moment may be stored in either order).
+   */
+  ordered: boolean;
+  /** How long the reader's lease lasts without renewal: how soon another instance reads after the reader died. */
+  leaseMs: number;
   /** Entries per XREADGROUP / reclaim round. */
   batchSize?: number;
   /** How long one XREADGROUP blocks waiting for entries. */
@@ -70,6 +79,9 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private readonly batchSize: number;
   private readonly blockMs: number;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  /** Whether this instance reads the stream now: always when not ordered, while it holds the lease when ordered. */
+  private reader = false;
   private reclaimRounds = 0;
   private closed = false;
   private reading: Promise<void> | undefined;
@@ -104,8 +116,13 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reclaimTimer);
+    clearTimeout(this.leaseTimer);
     const reader = this.clients.get(RedisClientRoles.Ingest);
     if (reader?.status === 'ready') await this.reading;
+    // The next reader need not wait for the lease to expire: a rolling deploy leaves no gap in ingest.
+    if (this.options.ordered && this.writer.status === 'ready') {
+      await this.writer.eval(RELEASE_SCRIPT, 1, INGEST_LEASE_KEY, this.options.consumer).catch(() => undefined);
+    }
     await Promise.all(
       [...this.clients.values()].map(async (client) => {
         if (client.status === 'ready') await client.quit().catch(() => undefined);
@@ -123,8 +140,38 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     subscriber.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
     const channels = [...this.messageHandlers.keys()];
     if (channels.length > 0) await subscriber.subscribe(...channels);
+    await this.tickLease();
     this.reading = this.readLoop();
     this.scheduleReclaim();
+  }
+
+  /** Takes the lease when it is free, renews it while held; every leaseMs / 3. Unordered: every instance reads. */
+  private async tickLease(): Promise<void> {
+    const { ordered, leaseMs, consumer } = this.options;
+    if (!ordered) {
+      this.reader = true;
+      return;
+    }
+    try {
+      if (this.reader) {
+        const renewed = (await this.writer.eval(RENEW_SCRIPT, 1, INGEST_LEASE_KEY, consumer, leaseMs)) as number;
+        if (renewed !== 1) {
+          this.reader = false;
+          this.log.warn('lost the command stream lease: another instance reads the stream now');
+        }
+      } else if ((await this.writer.set(INGEST_LEASE_KEY, consumer, 'PX', leaseMs, 'NX')) === 'OK') {
+        this.log.log('took the command stream lease: this instance reads the stream');
+        // What the previous reader read and never acknowledged comes first, in stream order: it has been idle at least
+        // since that reader stopped renewing.
+        await this.reclaim(leaseMs);
+        this.reader = true;
+      }
+    } catch (error) {
+      // Unknown whether the lease is still ours: stop reading until it is confirmed.
+      this.reader = false;
+      if (!this.isClosed()) this.log.warn(`command stream lease: ${describe(error)}`);
+    }
+    if (!this.isClosed()) this.leaseTimer = setTimeout(() => void this.tickLease(), Math.max(50, Math.floor(leaseMs / 3)));
   }
 
   private client(role: RedisClientRoleLabel): Redis {
@@ -181,6 +228,10 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const reader = this.role(RedisClientRoles.Ingest);
     const inFlight = new Set<Promise<void>>();
     while (!this.closed) {
+      if (!this.reader) {
+        await delay(Math.max(50, Math.floor(this.options.leaseMs / 3)));
+        continue;
+      }
       if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
         await Promise.race(inFlight);
         continue;
@@ -278,9 +329,10 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     }, interval);
   }
 
-  /** Entries idle for claimIdleMs: dead-letter those delivered maxAttempts times, claim and handle the others. */
-  private async reclaim(): Promise<void> {
-    const { claimIdleMs, maxAttempts, consumer } = this.options;
+  /** Entries idle for minIdleMs: dead-letter those delivered maxAttempts times, claim and handle the others. */
+  private async reclaim(minIdleMs = this.options.claimIdleMs): Promise<void> {
+    const { maxAttempts, consumer } = this.options;
+    const claimIdleMs = minIdleMs;
     const pending = (await this.writer.call('XPENDING', COMMAND_STREAM, COMMAND_GROUP, 'IDLE', claimIdleMs, '-', '+', this.batchSize)) as Array<
       [string, string, number, number]
     >;
@@ -351,6 +403,18 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   }
 }
 
+/** Renews the lease if this instance still holds it. KEYS: lease. ARGV: consumer, lease ms. */
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+/** Gives the lease up if this instance holds it. KEYS: lease. ARGV: consumer. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /**
  * Moves one pending entry to the dead-letter stream, once: XACK answers 1 only to the first instance that tries.
  * KEYS: stream, dead-letter stream. ARGV: group, entry id, attempts, error, consumer. Returns the entry's pattern.
@@ -400,4 +464,10 @@ async function connected(client: Redis): Promise<void> {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : typeof error === 'string' ? error : jsonText(error) || 'unknown error');
+/** An Error's message; Nest's RPC error objects (`{ status: 'error', message }`) give their message too. */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string') return error.message;
+  return jsonText(error) || 'unknown error';
+}

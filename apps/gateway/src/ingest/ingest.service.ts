@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
 import { BROADCAST_FEED_KEYS, Feeds, Patterns, userFeedKeys, type FeedKeys, type NotifyPattern } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { InboxStore } from '../inbox/inbox-store.js';
@@ -46,7 +47,11 @@ export class IngestService {
           ? result.command.userIds.map(userFeedKeys)
           : [BROADCAST_FEED_KEYS];
     // notify.users fans out per user at store time: one script call per feed, each in its own slot, sent together.
-    const results = await Promise.all(feeds.map((feed) => this.store.append(feed, notification)));
+    const results = await Promise.all(feeds.map((feed) => this.store.append(feed, notification))).catch((error: unknown) => {
+      // Nest turns any other error into "Internal server error": the command source (retries, dead letters) and the
+      // operator reading the dead-letter stream need the store's own words.
+      throw new RpcException(`store failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
     let stored = 0;
     for (const appended of results) {
       if (appended.stored) {
