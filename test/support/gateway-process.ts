@@ -21,8 +21,22 @@ export class GatewayProcess {
     readonly instanceId: string,
   ) {}
 
+  /**
+   * A free port is free when it is picked, not necessarily when the gateway binds it: another process (a parallel test
+   * file, a container's published port) may take it in between. A start that fails on EADDRINUSE is tried again on
+   * another free port (not when the port was given).
+   */
   static async start(options: GatewayOptions): Promise<GatewayProcess> {
-    const port = options.port ?? (await freePort());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await GatewayProcess.startOn(options.port ?? (await freePort()), options);
+      } catch (error) {
+        if (options.port !== undefined || attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+      }
+    }
+  }
+
+  private static async startOn(port: number, options: GatewayOptions): Promise<GatewayProcess> {
     const instanceId = options.instanceId ?? `gw-${port}`;
     const child = new ManagedProcess(instanceId, process.execPath, [GATEWAY_MAIN], {
       cwd: REPO_ROOT,

@@ -31,15 +31,18 @@ export class RedisServer {
     readonly dir: string,
   ) {}
 
+  /** On a free port; tried again on another one if something else took the port before redis-server bound it. */
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'herald-redis-')));
-    try {
-      await server.launch();
-    } catch (error) {
-      await server.stop();
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'herald-redis-')));
+      try {
+        await server.launch();
+        return server;
+      } catch (error) {
+        await server.stop();
+        if (attempt >= 3 || !String(error).includes('Address already in use')) throw error;
+      }
     }
-    return server;
   }
 
   get url(): string {
