@@ -10,11 +10,11 @@ import {
   HeraldRedis,
   publishSteadily,
   ResumingDevice,
-  startTopology,
   waitUntil,
   type PendingEntry,
   type StreamEntry,
   type Topology,
+  startDurable,
 } from '@herald/testing';
 
 const CLAIM_IDLE_MS = 1500;
@@ -35,10 +35,10 @@ describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATT
 
   before(async () => {
     // Instance 0 first, alone, so that the consumer(s) it creates in the group can be told from the survivor's.
-    topology = await startTopology({ gateways: 1, gatewayEnv: { INGEST_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS), INGEST_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
-    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
-    await sdk.connect();
-    redis = await HeraldRedis.connect(topology.redis.url);
+    ({ topology, sdk, redis } = await startDurable({
+      gateways: 1,
+      gatewayEnv: { INGEST_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS), INGEST_MAX_ATTEMPTS: String(MAX_ATTEMPTS) },
+    }));
     // Redis creates a consumer when its XREADGROUP first returns something: a command while instance 0 is alone.
     await sdk.notifyUser({ userId: 'ig-warmup', id: 'ig-warmup-0', type: 'warmup', data: null });
     await waitUntil(async () => (await redis.commandConsumers()).length > 0, 'instance 0 to join the consumer group');

@@ -9,9 +9,9 @@ import {
   HeraldRedis,
   publishSteadily,
   ResumingDevice,
-  startTopology,
   waitUntil,
   type Topology,
+  startDurable,
 } from '@herald/testing';
 
 /**
@@ -26,10 +26,7 @@ describe('durable: Redis graceful restart under a steady load (2 instances, AOF)
   const devices: ResumingDevice[] = [];
 
   before(async () => {
-    topology = await startTopology({ gateways: 2, gatewayEnv: { INGEST_CLAIM_IDLE_MS: '1000' } });
-    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
-    await sdk.connect();
-    redis = await HeraldRedis.connect(topology.redis.url);
+    ({ topology, sdk, redis } = await startDurable({ gateways: 2, gatewayEnv: { INGEST_CLAIM_IDLE_MS: '1000' } }));
   });
 
   after(async () => {

@@ -11,9 +11,10 @@ import {
   present,
   publishSteadily,
   ResumingDevice,
-  startTopology,
   waitUntil,
   type Topology,
+  startDurable,
+  deviceConnector,
 } from '@herald/testing';
 
 /**
@@ -26,11 +27,7 @@ describe('durable: resume with since (2 instances)', () => {
   let redis: HeraldRedis;
   const devices: ResumingDevice[] = [];
 
-  const connect = async (user: string, instance: number, since?: string): Promise<ResumingDevice> => {
-    const device = await ResumingDevice.connect(topology.at(instance).url, user, since === undefined ? {} : { since });
-    devices.push(device);
-    return device;
-  };
+  const connect = deviceConnector(() => topology, devices);
 
   /** The reference order of every ledger user: their feed, as stored. */
   const feedOrder = async (ledger: DeliveryLedger): Promise<Map<string, string[]>> =>
@@ -45,10 +42,7 @@ describe('durable: resume with since (2 instances)', () => {
   };
 
   before(async () => {
-    topology = await startTopology({ gateways: 2 });
-    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
-    await sdk.connect();
-    redis = await HeraldRedis.connect(topology.redis.url);
+    ({ topology, sdk, redis } = await startDurable({ gateways: 2 }));
   });
 
   after(async () => {

@@ -15,6 +15,7 @@ import {
   waitUntil,
   type ClientOptions,
   type Topology,
+  startDurable,
 } from '@herald/testing';
 
 const DEVICES = 300;
@@ -39,10 +40,7 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
   const devices: ResumingDevice[] = [];
 
   before(async () => {
-    topology = await startTopology({ gateways: 3, nginx: true, gatewayEnv: { INGEST_CLAIM_IDLE_MS: '1000', LOG_LEVEL: 'info' } });
-    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
-    await sdk.connect();
-    redis = await HeraldRedis.connect(topology.redis.url);
+    ({ topology, sdk, redis } = await startDurable({ gateways: 3, nginx: true, gatewayEnv: { INGEST_CLAIM_IDLE_MS: '1000', LOG_LEVEL: 'info' } }));
   });
 
   after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GapReasons, type NotificationEnvelope } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
-import { cleanUp, HeraldRedis, ResumingDevice, startTopology, waitUntil, type Topology } from '@herald/testing';
+import { cleanUp, HeraldRedis, ResumingDevice, waitUntil, type Topology, startDurable, deviceConnector } from '@herald/testing';
 
 /** Retention in this file: a feed keeps its last 5 notifications, so trimming is quick to reach. */
 const MAX_LENGTH = 5;
@@ -17,11 +17,7 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
   let redis: HeraldRedis;
   const devices: ResumingDevice[] = [];
 
-  const connect = async (user: string, instance: number, since?: string): Promise<ResumingDevice> => {
-    const device = await ResumingDevice.connect(topology.at(instance).url, user, since === undefined ? {} : { since });
-    devices.push(device);
-    return device;
-  };
+  const connect = deviceConnector(() => topology, devices);
 
   /** Publishes `count` notifications to a user, one after the other, and waits until a live device got them all. */
   const notify = async (user: string, type: string, count: number, witness: ResumingDevice): Promise<NotificationEnvelope[]> => {
@@ -30,10 +26,7 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
   };
 
   before(async () => {
-    topology = await startTopology({ gateways: 2, gatewayEnv: { INBOX_MAX_LENGTH: String(MAX_LENGTH) } });
-    sdk = new HeraldPublisher({ redisUrl: topology.redis.url });
-    await sdk.connect();
-    redis = await HeraldRedis.connect(topology.redis.url);
+    ({ topology, sdk, redis } = await startDurable({ gateways: 2, gatewayEnv: { INBOX_MAX_LENGTH: String(MAX_LENGTH) } }));
   });
 
   after(async () => {

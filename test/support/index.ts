@@ -21,3 +21,4 @@ export * from './compose-stack.js';
 export * from './herald-redis.js';
 export * from './ledger.js';
 export * from './load.js';
+export * from './durable.js';

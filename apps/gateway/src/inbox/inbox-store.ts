@@ -68,7 +68,13 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
     });
     // Connection errors are reported through RedisStatusService; without a listener ioredis prints them itself.
     this.client.on('error', () => undefined);
-    this.client.on('ready', () => this.setConnected(true));
+    this.client.on('ready', () => {
+      // A script missing from Redis' cache makes its EVALSHA fail and go again as EVAL, after appends sent later: out
+      // of order. connect() waits for this before the gateway takes any command; after a reconnection, appends queued
+      // while Redis was away are sent before it.
+      this.scriptsLoaded = this.loadScripts();
+      this.setConnected(true);
+    });
     this.client.on('close', () => this.setConnected(false));
     this.maxLength = String(config.inbox.maxLength);
     this.maxAgeMs = String(config.inbox.maxAgeMs);
@@ -92,6 +98,13 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
     const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
     this.client.connect().catch(() => undefined);
     await ready;
+    await this.scriptsLoaded;
+  }
+
+  private scriptsLoaded: Promise<void> = Promise.resolve();
+
+  private async loadScripts(): Promise<void> {
+    await Promise.all([APPEND, READ].map((script) => this.client.script('LOAD', script.source))).catch(() => undefined);
   }
 
   async append(feed: FeedKeys, notification: NewNotification): Promise<AppendResult> {
@@ -128,7 +141,11 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
     else this.client.disconnect();
   }
 
-  /** EVALSHA, and EVAL once when Redis does not have the script (a restart, a new Redis). */
+  /**
+   * EVALSHA, and EVAL once when Redis does not have the script. The scripts are loaded on every (re)connection, so
+   * that happens only when Redis restarted under an open connection, and then appends in flight at that moment may
+   * be stored out of their order.
+   */
   private async run(script: LoadedScript, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
