@@ -70,8 +70,9 @@ Load
                              of unreported load at the same rate, so every run starts from the same state however
                              long the system sat idle or what the overload runs left in its heap (default 2; 0: none)
   --retries N                sweep: attempts more for a run that failed on latency alone (a shared machine has
-                             bursts); a rate passes if an attempt passes. Loss, duplicates and a p99 of 5x --max-p99 or more
-                             are never retried (default 1)
+                             bursts); a rate passes if an attempt passes. Loss and duplicates are never retried, nor a
+                             p99 of 5x --max-p99 or more unless other work on the machine used over 0.25 cores during
+                             that run (default 1)
   --max-p99 MS               latency limit of a passing run (default 100)
   --drain-timeout S          after publishing, how long to wait for deliveries still under way (default 10)
   --connect-timeout S        per connection handshake (default 20)

@@ -49,6 +49,11 @@ export interface RunResult {
   storm?: StormFigures;
   /** The load generator itself (coordinator and workers): it must not be the bottleneck. */
   loadgen: { cpuSeconds: number; coresUsed: number; workerLagP99Ms: number };
+  /**
+   * The whole machine during the run (publishing and draining): busy cores, and the cores none of the session's
+   * processes used (other work competing with the run), with the 1-minute load average at its end.
+   */
+  machine?: { busyCores: number; otherCores: number; loadAverage1m: number };
   passed: boolean;
   failures: string[];
   warnings: string[];

@@ -37,6 +37,7 @@ export function renderRuns(runs: readonly RunResult[]): string {
       'cluster us/notif',
       'redis us/notif',
       'loadgen cores',
+      'other cores',
       'ok',
     ],
     runs.map((run) => [
@@ -58,6 +59,7 @@ export function renderRuns(runs: readonly RunResult[]): string {
       fixed(run.clusterCpuUsPerNotification, 0),
       fixed(run.redis?.cpuUsPerNotification, 1),
       fixed(run.loadgen.coresUsed, 2),
+      fixed(run.machine?.otherCores, 2),
       run.passed ? 'yes' : `NO: ${run.failures.join(', ')}`,
     ]),
   );

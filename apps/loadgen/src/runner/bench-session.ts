@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOTIFICATIONS_NAMESPACE } from '@herald/contracts';
 import { createClient, type RedisClientType } from 'redis';
 import type { LoadgenOptions, StormSettings } from '../config/loadgen-options.js';
-import { rssKbOf, tryCpuSecondsOf } from '../processes/proc-stats.js';
+import { rssKbOf, tryCpuSecondsOf, tryMachineBusySeconds } from '../processes/proc-stats.js';
 import type { ProbeSample } from '../processes/probe-protocol.js';
 import { parseRedisInfo, redisRunFigures, storageFigures, type RedisInfoSample, type RedisStorageFigures } from '../processes/redis-info.js';
 import type { NotificationPublisher } from '../publish/notification-publisher.js';
@@ -20,6 +21,8 @@ export type Log = (line: string) => void;
 
 /** Stop draining when nothing arrived for this long: what has not come by then is lost. */
 const DRAIN_IDLE_MS = 3000;
+/** Other work on the machine above this many cores during a run is worth a warning: it competed with the run. */
+const OTHER_WORK_WARNING_CORES = 0.2;
 
 /** A storm in a run: which instance's clients reconnect, how, and when. */
 export interface RunStorm extends StormSettings {
@@ -87,6 +90,7 @@ export class BenchSession {
           jwtSecret: this.options.jwtSecret,
           nodeFlags: this.options.nodeFlags,
           heraldEnv: this.options.heraldEnv,
+          previousDir: this.options.previousDir,
           nodeFlagsFor: nodeFlagsFor ? (index: number) => nodeFlagsFor(system, index) : undefined,
         });
     this.targets.set(system, target);
@@ -202,6 +206,16 @@ export class BenchSession {
     };
   }
 
+  /** CPU seconds of every process this session runs: all systems' instances and Redis, the load generator. */
+  private sessionCpuSeconds(): number {
+    let total = this.loadgenCpuSeconds();
+    for (const target of this.targets.values()) {
+      for (const instance of target.instances) total += tryCpuSecondsOf(instance.process?.pid) ?? 0;
+      total += tryCpuSecondsOf(target.redisPid) ?? 0;
+    }
+    return total;
+  }
+
   private loadgenCpuSeconds(): number {
     const own = process.cpuUsage();
     const workers = this.workers.pids.reduce((sum, pid) => sum + (tryCpuSecondsOf(pid) ?? 0), 0);
@@ -228,6 +242,9 @@ export class BenchSession {
     const redisBefore = tryCpuSecondsOf(target.redisPid);
     const redisInfoBefore = await this.redisInfo(system);
     const loadgenBefore = this.loadgenCpuSeconds();
+    const machineBefore = tryMachineBusySeconds();
+    const sessionBefore = this.sessionCpuSeconds();
+    const machineSince = performance.now();
     const startSamples = await this.sampleInstances(target); // also restarts the event loop histograms
     await this.hooks.beforeLoad?.(target);
 
@@ -246,6 +263,9 @@ export class BenchSession {
     const redisAfter = tryCpuSecondsOf(target.redisPid);
     const redisInfoAfter = await this.redisInfo(system);
     const loadgenCpu = this.loadgenCpuSeconds() - loadgenBefore;
+    const machineAfter = tryMachineBusySeconds();
+    const sessionCpu = this.sessionCpuSeconds() - sessionBefore;
+    const machineSeconds = (performance.now() - machineSince) / 1000;
     const summaries = await this.workers.endRun(pace.published);
 
     const sum = (pick: (summary: (typeof summaries)[number]) => number): number => summaries.reduce((total, summary) => total + pick(summary), 0);
@@ -301,6 +321,16 @@ export class BenchSession {
       warnings.push(`the publisher ran behind schedule (p99 ${pace.lateMs.p99.toFixed(1)} ms late): the load generator or the machine limited this run`);
     if (!progress.complete) warnings.push(`stopped waiting for deliveries after ${progress.waitedSeconds.toFixed(1)} s`);
     const workerLag = Math.max(0, ...summaries.map((summary) => summary.lagP99Ms));
+    // The machine is shared: CPU that none of this session's processes used is other work competing with the run.
+    const machine =
+      machineBefore !== undefined && machineAfter !== undefined && machineSeconds > 0
+        ? {
+            busyCores: (machineAfter - machineBefore) / machineSeconds,
+            otherCores: Math.max(0, machineAfter - machineBefore - sessionCpu) / machineSeconds,
+            loadAverage1m: loadavg()[0],
+          }
+        : undefined;
+    if (machine && machine.otherCores > OTHER_WORK_WARNING_CORES) warnings.push(`other work on the machine used ${machine.otherCores.toFixed(2)} cores during this run`);
     if (workerLag > 50) warnings.push(`client workers were busy (event loop lag p99 ${workerLag.toFixed(0)} ms): add --workers`);
 
     const result: RunResult = {
@@ -325,6 +355,7 @@ export class BenchSession {
       redis: redisInfoBefore && redisInfoAfter ? redisRunFigures(redisInfoBefore, redisInfoAfter, pace.published) : undefined,
       storm: stormFigures,
       loadgen: { cpuSeconds: loadgenCpu, coresUsed: windowSeconds > 0 ? loadgenCpu / windowSeconds : 0, workerLagP99Ms: workerLag },
+      machine,
       passed: failures.length === 0,
       failures,
       warnings,

@@ -161,6 +161,10 @@ describe('saturation and comparison', () => {
     assert.equal(worthRetrying(run('herald', 1000, true, 50), 100), false);
     assert.equal(worthRetrying(run('herald', 1000, false, 50, 'escalate', 1), 100), false);
     assert.equal(worthRetrying(run('herald', 1000, false, 500), 100), false);
+    // ... unless other work on the shared machine competed with the run.
+    const disturbed = { ...run('herald', 1000, false, 500), machine: { busyCores: 2, otherCores: 0.5, loadAverage1m: 4 } };
+    assert.equal(worthRetrying(disturbed, 100), true);
+    assert.equal(worthRetrying({ ...disturbed, deliveries: { ...disturbed.deliveries, lost: 1 } }, 100), false);
   });
 
   it('says a target is missed when Herald is worse', () => {

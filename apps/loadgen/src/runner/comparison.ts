@@ -22,13 +22,17 @@ export function failedOnDelivery(run: RunResult): boolean {
 }
 
 const HOPELESS_P99_FACTOR = 5;
+/** Cores of other work on the machine (outside the session's processes) above which a run counts as disturbed. */
+export const DISTURBED_OTHER_CORES = 0.25;
 
 /**
  * Whether a run that failed gets another attempt: only one that failed on latency alone, and not by so much that no
- * burst of other work on the machine explains it (a p99 many times the limit is the system falling behind).
+ * burst of other work on the machine explains it (a p99 many times the limit is the system falling behind), unless
+ * other work on the shared machine measurably competed with it (then any latency failure is retried).
  */
 export function worthRetrying(run: RunResult, maxP99Ms: number): boolean {
-  return !run.passed && !failedOnDelivery(run) && run.latencyMs.p99 < HOPELESS_P99_FACTOR * maxP99Ms;
+  const disturbed = (run.machine?.otherCores ?? 0) > DISTURBED_OTHER_CORES;
+  return !run.passed && !failedOnDelivery(run) && (run.latencyMs.p99 < HOPELESS_P99_FACTOR * maxP99Ms || disturbed);
 }
 
 /** A rate passes when some attempt passed and no attempt lost or duplicated anything. */
