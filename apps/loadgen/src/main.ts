@@ -367,6 +367,14 @@ function modeFile(mode: LoadgenMode, file: string | undefined): string {
   return file;
 }
 
+// Ctrl-C or a timeout's SIGTERM: stop every server, Redis and client worker this run started before exiting.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping what it started\n`);
+    void Promise.allSettled([...BenchSession.live].map((session) => session.close())).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -3,14 +3,24 @@ import { describe, it } from 'node:test';
 import { keyShape, parseRedisInfo, redisRunFigures, storageFigures } from './redis-info.js';
 
 const info = (usedMemory: number, sys: number, user: number, commands: string): string =>
-  ['# Memory', `used_memory:${usedMemory}`, 'used_memory_human:1.00M', '', '# CPU', `used_cpu_sys:${sys}`, `used_cpu_user:${user}`, '', '# Commandstats', commands].join(
-    '\r\n',
-  );
+  [
+    '# Memory',
+    `used_memory:${usedMemory}`,
+    'used_memory_human:1.00M',
+    `used_memory_peak:${usedMemory * 2}`,
+    '',
+    '# CPU',
+    `used_cpu_sys:${sys}`,
+    `used_cpu_user:${user}`,
+    '',
+    '# Commandstats',
+    commands,
+  ].join('\r\n');
 
 describe('Redis INFO figures', () => {
   it('parses memory, process CPU and per-command stats', () => {
     const sample = parseRedisInfo(info(1_000_000, 1.5, 2.25, 'cmdstat_xadd:calls=10,usec=150,usec_per_call=15.00,rejected_calls=0,failed_calls=0'));
-    assert.deepEqual(sample, { usedMemory: 1_000_000, cpuSeconds: 3.75, commands: { xadd: { calls: 10, usec: 150 } } });
+    assert.deepEqual(sample, { usedMemory: 1_000_000, usedMemoryPeak: 2_000_000, cpuSeconds: 3.75, commands: { xadd: { calls: 10, usec: 150 } } });
   });
 
   it('gives a run per notification, commands by time, without the harness INFO calls', () => {
@@ -28,6 +38,7 @@ describe('Redis INFO figures', () => {
     assert.equal(figures.cpuUsPerNotification, 1000);
     assert.equal(figures.usedMemoryDeltaBytes, 400_000);
     assert.equal(figures.memoryBytesPerNotification, 400);
+    assert.equal(figures.usedMemoryPeakBytes, 2_800_000);
     assert.deepEqual(
       figures.commands.map((command) => [command.command, command.calls, command.usPerNotification]),
       [

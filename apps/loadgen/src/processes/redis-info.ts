@@ -6,6 +6,8 @@
 export interface RedisInfoSample {
   /** `used_memory`: bytes the allocator holds for data, buffers and overhead. */
   usedMemory: number;
+  /** `used_memory_peak`: the most it ever held (since Redis started). */
+  usedMemoryPeak: number;
   /** `used_cpu_sys` + `used_cpu_user`: the whole redis-server process, seconds. */
   cpuSeconds: number;
   /** `cmdstat_<name>`: calls and microseconds spent executing, per command (calls from scripts included). */
@@ -30,7 +32,7 @@ export function parseRedisInfo(text: string): RedisInfoSample {
     const stats = Object.fromEntries(value.split(',').map((pair) => pair.split('=') as [string, string]));
     commands[name.slice('cmdstat_'.length)] = { calls: Number(stats['calls'] ?? 0), usec: Number(stats['usec'] ?? 0) };
   }
-  return { usedMemory: number('used_memory'), cpuSeconds: number('used_cpu_sys') + number('used_cpu_user'), commands };
+  return { usedMemory: number('used_memory'), usedMemoryPeak: number('used_memory_peak'), cpuSeconds: number('used_cpu_sys') + number('used_cpu_user'), commands };
 }
 
 export interface RedisCommandCost {
@@ -46,6 +48,8 @@ export interface RedisRunFigures {
   cpuSeconds: number;
   cpuUsPerNotification: number;
   usedMemoryDeltaBytes: number;
+  /** Redis' peak memory after the run (since it started): a jump shows a burst, e.g. replies to a storm of replays. */
+  usedMemoryPeakBytes: number;
   /** The run's growth of used_memory per notification: what storing costs while nothing is trimmed yet. */
   memoryBytesPerNotification: number;
   /** Every command that ran during the run, by time spent, largest first. */
@@ -70,6 +74,7 @@ export function redisRunFigures(before: RedisInfoSample, after: RedisInfoSample,
     cpuSeconds,
     cpuUsPerNotification: per(cpuSeconds * 1e6),
     usedMemoryDeltaBytes,
+    usedMemoryPeakBytes: after.usedMemoryPeak,
     memoryBytesPerNotification: per(usedMemoryDeltaBytes),
     commands,
   };

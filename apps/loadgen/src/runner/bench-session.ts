@@ -24,6 +24,18 @@ const DRAIN_IDLE_MS = 3000;
 /** Other work on the machine above this many cores during a run is worth a warning: it competed with the run. */
 const OTHER_WORK_WARNING_CORES = 0.2;
 
+/** INFO must answer quickly; reading every key's size may take a while on a large dataset. */
+const REDIS_QUERY_TIMEOUT_MS = 5000;
+const REDIS_STORAGE_TIMEOUT_MS = 120_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from Redis in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A storm in a run: which instance's clients reconnect, how, and when. */
 export interface RunStorm extends StormSettings {
   instanceIndex: number;
@@ -46,6 +58,8 @@ export interface SessionHooks {
  * then any number of runs. Client connections stay open across runs, so each run measures delivery only.
  */
 export class BenchSession {
+  /** Sessions open right now: what a signal must close before the harness exits (no orphaned servers). */
+  static readonly live = new Set<BenchSession>();
   private readonly targets = new Map<SystemName, TargetSystem>();
   private readonly publishers = new Map<SystemName, NotificationPublisher>();
   /** One plain client per system's Redis, for INFO and MEMORY USAGE. */
@@ -62,6 +76,7 @@ export class BenchSession {
 
   static async open(options: LoadgenOptions, log: Log, hooks: SessionHooks = {}): Promise<BenchSession> {
     const session = new BenchSession(options, WorkerPool.start(options.workers), log, hooks);
+    BenchSession.live.add(session);
     try {
       for (const system of options.systems) await session.startTarget(system);
       // Connect one system at a time so each one's memory is measured while the other sits idle.
@@ -95,7 +110,8 @@ export class BenchSession {
         });
     this.targets.set(system, target);
     this.publishers.set(system, await target.createPublisher());
-    const redis: RedisClientType = createClient({ url: target.redisUrl });
+    // Offline, a command fails at once instead of waiting for a Redis that may have died.
+    const redis: RedisClientType = createClient({ url: target.redisUrl, disableOfflineQueue: true });
     redis.on('error', () => undefined);
     await redis.connect();
     this.redisClients.set(system, redis);
@@ -105,7 +121,7 @@ export class BenchSession {
     const client = this.redisClients.get(system);
     if (!client) return undefined;
     try {
-      const text = await client.sendCommand(['INFO', 'memory', 'cpu', 'commandstats']);
+      const text = await withTimeout(client.sendCommand(['INFO', 'memory', 'cpu', 'commandstats']), REDIS_QUERY_TIMEOUT_MS, 'INFO');
       return typeof text === 'string' ? parseRedisInfo(text) : undefined;
     } catch {
       return undefined;
@@ -117,15 +133,19 @@ export class BenchSession {
     const client = this.redisClients.get(system);
     if (!client) return undefined;
     const keys: string[] = [];
-    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...batch);
+    const deadline = Date.now() + REDIS_STORAGE_TIMEOUT_MS;
+    const inTime = <T>(promise: Promise<T>): Promise<T> => withTimeout(promise, Math.max(1, deadline - Date.now()), 'reading Redis storage');
+    for await (const batch of client.scanIterator({ COUNT: 1000 })) {
+      keys.push(...batch);
+      if (Date.now() > deadline) throw new Error('reading Redis storage: timed out');
+    }
     const figures: Array<{ key: string; bytes: number; entries: number }> = [];
     for (let start = 0; start < keys.length; start += 500) {
       const chunk = keys.slice(start, start + 500);
-      const [types, sizes] = await Promise.all([
-        Promise.all(chunk.map((key) => client.type(key))),
-        Promise.all(chunk.map((key) => client.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0']))),
-      ]);
-      const entries = await Promise.all(chunk.map((key, index) => (types[index] === 'stream' ? client.xLen(key) : Promise.resolve(0))));
+      const [types, sizes] = await inTime(
+        Promise.all([Promise.all(chunk.map((key) => client.type(key))), Promise.all(chunk.map((key) => client.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0'])))]),
+      );
+      const entries = await inTime(Promise.all(chunk.map((key, index) => (types[index] === 'stream' ? client.xLen(key) : Promise.resolve(0)))));
       chunk.forEach((key, index) => figures.push({ key, bytes: Number(sizes[index] ?? 0), entries: entries[index] }));
     }
     const info = await this.redisInfo(system);
@@ -427,6 +447,7 @@ export class BenchSession {
   }
 
   async close(): Promise<void> {
+    BenchSession.live.delete(this);
     for (const publisher of this.publishers.values()) await publisher.close().catch(() => undefined);
     for (const client of this.redisClients.values()) if (client.isOpen) await client.close().catch(() => undefined);
     for (const system of this.targets.keys()) await this.workers.disconnect(system).catch(() => undefined);

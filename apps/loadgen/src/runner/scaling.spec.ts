@@ -22,7 +22,10 @@ function run(system: SystemName, clusterCpuUsPerNotification: number | undefined
     latencyMs: { count: 2000, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 },
     instances: [],
     clusterCpuUsPerNotification,
-    redis: redisUs === undefined ? undefined : { cpuSeconds: 0, cpuUsPerNotification: redisUs, usedMemoryDeltaBytes: 0, memoryBytesPerNotification: 0, commands: [] },
+    redis:
+      redisUs === undefined
+        ? undefined
+        : { cpuSeconds: 0, cpuUsPerNotification: redisUs, usedMemoryDeltaBytes: 0, usedMemoryPeakBytes: 0, memoryBytesPerNotification: 0, commands: [] },
     loadgen: { cpuSeconds: 0, coresUsed: 0, workerLagP99Ms: 0 },
     passed: true,
     failures: [],
