@@ -212,6 +212,9 @@ async function benchmark(options: LoadgenOptions, log: Log): Promise<void> {
   ]);
 }
 
+/** How long to wait after a storm run for the system's clients to be all back before the next run. */
+const STORM_AFTERMATH_MS = 120_000;
+
 /**
  * `--storm`: at a steady rate, every client of one instance reconnects at once, each to another instance, while
  * publishing goes on; --repeat storms per system, interleaved, storm k on instance k mod N (after a storm the
@@ -237,6 +240,13 @@ async function stormBenchmark(options: LoadgenOptions, log: Log): Promise<void> 
         const instanceIndex = storms % options.instances;
         const run = await session.run(system, step.rate, 'storm', 1, options.durationSeconds, { ...options.storm, instanceIndex });
         if (options.storm.kind === 'kill') await session.restartInstance(system, instanceIndex);
+        // Clients still away keep their system busy (retries, replays): the next run must not share the machine with that.
+        if (run.storm) {
+          run.storm.allBackAfterRunSeconds = await session.waitAllConnected(system, STORM_AFTERMATH_MS);
+          log(
+            `${system}: ${run.storm.allBackAfterRunSeconds === undefined ? `clients still away ${STORM_AFTERMATH_MS / 1000} s after the run` : `all clients back ${run.storm.allBackAfterRunSeconds.toFixed(1)} s after the run`}`,
+          );
+        }
         return run;
       },
       afterStep: () => storms++,

@@ -78,6 +78,8 @@ export interface StormFigures {
   /** Ledger figures of the stormed clients alone (the run's totals include every client). */
   lost: number;
   duplicates: number;
+  /** After the run: seconds until every client of the system was connected again (undefined: not within the wait). */
+  allBackAfterRunSeconds?: number;
 }
 
 export interface InstanceSetupFigures {

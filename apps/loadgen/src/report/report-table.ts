@@ -221,7 +221,23 @@ export function renderRedis(runs: readonly RunResult[], storage: BenchReport['re
 export function renderStorms(runs: readonly RunResult[]): string {
   const storms = runs.filter((run) => run.storm);
   return renderTable(
-    ['storm', 'rate/s', 'kind', 'clients', 'back', 'recovered', 'lost (stormed)', 'lost (all)', 'dup', 'reconnect p50 ms', 'p99 ms', 'handshake p50 ms', 'p99 ms'],
+    [
+      'storm',
+      'rate/s',
+      'kind',
+      'clients',
+      'back',
+      'recovered',
+      'lost (stormed)',
+      'lost (all)',
+      'dup',
+      'reconnect p50 ms',
+      'p99 ms',
+      'handshake p50 ms',
+      'p99 ms',
+      'redis peak MB',
+      'all back after s',
+    ],
     storms.map((run) => {
       const storm = run.storm;
       return [
@@ -238,6 +254,8 @@ export function renderStorms(runs: readonly RunResult[]): string {
         fixed(storm?.reconnectMs.p99, 0),
         fixed(storm?.handshakeMs.p50, 1),
         fixed(storm?.handshakeMs.p99, 1),
+        fixed(run.redis ? run.redis.usedMemoryPeakBytes / 1024 / 1024 : undefined, 0),
+        storm?.allBackAfterRunSeconds === undefined ? 'no' : fixed(storm.allBackAfterRunSeconds, 1),
       ];
     }),
   );

@@ -399,6 +399,22 @@ export class BenchSession {
     return clients;
   }
 
+  /**
+   * Waits until every client of the system is connected again (after a storm, some may still be retrying), so the
+   * next system's run does not share the machine with this one's aftermath; resolves with the seconds it took, or
+   * undefined when they were not all back within `timeoutMs`.
+   */
+  async waitAllConnected(system: SystemName, timeoutMs: number): Promise<number | undefined> {
+    const started = performance.now();
+    for (;;) {
+      const { connected, devices } = await this.workers.connected(system);
+      const waited = (performance.now() - started) / 1000;
+      if (connected >= devices) return waited;
+      if (waited * 1000 > timeoutMs) return undefined;
+      await delay(200);
+    }
+  }
+
   /** Restarts an instance a kill storm took down (it comes back with no clients: they all moved). */
   async restartInstance(system: SystemName, index: number): Promise<void> {
     const target = this.target(system);

@@ -96,8 +96,6 @@ function stormReady(device: Device, recovered: boolean | undefined): void {
   if (!storm || storm.readyUs !== undefined) return;
   storm.readyUs = monotonicMicros();
   storm.recovered = recovered;
-  // From now on it is a client of the instance it landed on.
-  device.spec = { ...device.spec, instanceIndex: storm.to.instanceIndex, url: storm.to.url };
 }
 
 async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uint8Array): Promise<Device> {
@@ -201,6 +199,8 @@ function storm(params: StormParams): { clients: number } {
     const to = others[index % others.length];
     device.storm = { to, connectErrors: 0 };
     (device.socket.io as unknown as { uri: string }).uri = `${to.url}${device.namespace}`;
+    // From now on it is a client of that instance, whenever it gets there (even after the run).
+    device.spec = { ...device.spec, instanceIndex: to.instanceIndex, url: to.url };
   });
   if (params.close) {
     for (const device of devices) {
@@ -307,4 +307,8 @@ serveRpc<WorkerMethods>({
   endRun: ({ published }) => endRun(published),
   disconnect: ({ system }) => disconnect(system),
   storm,
+  connected: ({ system }) => {
+    const devices = devicesBySystem.get(system) ?? [];
+    return { connected: devices.filter((device) => device.connected).length, devices: devices.length };
+  },
 });

@@ -67,6 +67,12 @@ export class WorkerPool {
     return results.reduce((sum, result) => sum + result.clients, 0);
   }
 
+  /** Clients of the system connected right now, and how many it has. */
+  async connected(system: SystemName): Promise<{ connected: number; devices: number }> {
+    const results = await Promise.all(this.workers.map((worker) => worker.rpc.call('connected', { system })));
+    return { connected: results.reduce((sum, result) => sum + result.connected, 0), devices: results.reduce((sum, result) => sum + result.devices, 0) };
+  }
+
   async disconnect(system: SystemName): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.rpc.call('disconnect', { system })));
   }

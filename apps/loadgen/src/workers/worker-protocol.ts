@@ -95,4 +95,5 @@ export type WorkerMethods = {
   endRun: { params: { published: number }; result: WorkerRunSummary };
   disconnect: { params: { system: SystemName }; result: { closed: number } };
   storm: { params: StormParams; result: { clients: number } };
+  connected: { params: { system: SystemName }; result: { connected: number; devices: number } };
 };
