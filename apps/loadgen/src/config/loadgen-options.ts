@@ -30,7 +30,7 @@ Modes (default: sweep)
                              --cpu-prof and allocation sampling on every instance; writes the profiles and prints
                              where the time goes during the load window
   --heap-snapshots           with --profile: also take heap snapshots on instance 0 before and after the clients
-                             connect and list what each idle connection retains (Herald minus baseline too).
+                             connect and list what each idle connection retains (Herald minus each other system too).
                              Snapshots disturb the CPU profile that follows: take them in a run of their own
   --storm                    reconnect storm: at the first --rates value (default 2000), --repeat runs per system
                              (interleaved) of --duration seconds (default 10); --storm-at seconds in, every client
