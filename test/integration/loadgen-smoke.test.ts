@@ -7,10 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { runLoadgen } from '@herald/testing';
 import type { BenchReport } from '../../apps/loadgen/src/report/bench-report.js';
 
-// A few clients for a second, against Herald and the baseline: the harness must keep working (it is not a benchmark).
+// A few clients for a second, against Herald and every baseline: the harness must keep working (it is not a benchmark).
 const CONNECTIONS = 6;
 const USERS = 3;
 const RATE = 20;
+const SYSTEMS = ['herald', 'local', 'streams', 'baseline'] as const;
 
 describe('benchmark harness smoke run', () => {
   let dir: string;
@@ -34,6 +35,8 @@ describe('benchmark harness smoke run', () => {
       '2',
       '--warmup',
       '0.5',
+      '--systems',
+      SYSTEMS.join(','),
       // Speed is the benchmark's business, not a test's: a busy CI machine must not fail the run on latency.
       '--max-p99',
       '10000',
@@ -52,7 +55,7 @@ describe('benchmark harness smoke run', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  for (const system of ['herald', 'baseline'] as const) {
+  for (const system of SYSTEMS) {
     it(`${system}: every client connects and every notification arrives exactly once, from both instances`, () => {
       const setup = report.setups.find((entry) => entry.system === system);
       assert.deepEqual(setup?.connections, { expected: CONNECTIONS, connected: CONNECTIONS, failed: 0, errors: [] });
@@ -81,24 +84,35 @@ describe('benchmark harness smoke run', () => {
       assert.equal(warmups[0].phase, 'warmup');
       assert.equal(warmups[0].deliveries.lost + warmups[0].deliveries.duplicates, 0);
       for (const instance of setup.instances) assert.ok((instance.rssBeforeKb ?? 0) > 0 && (instance.rssAfterKb ?? 0) > 0, `${instance.name}: no RSS figures`);
+      // What it cost in Redis: CPU per notification from INFO, and what it keeps (only Herald and streams store).
+      assert.ok(run.redis && run.redis.cpuUsPerNotification > 0, `${system}: no Redis figures`);
+      assert.equal(run.clusterCpuUsPerNotification !== undefined, true);
+      const kept = report.redisStorage?.[system];
+      assert.ok(kept, `${system}: no Redis storage figures`);
+      if (system === 'herald' || system === 'streams') assert.ok(kept.streamEntries >= RATE, `${system} keeps ${kept.streamEntries} entries`);
+      else assert.equal(kept.streamEntries, 0);
     });
   }
 
   it('prints the tables, writes the chart and compares the systems', () => {
-    assert.match(stdout, /^herald\s+20\s+fixed\s+6\s+40\s+40\s+0\s+0/m);
-    assert.match(stdout, /^baseline\s+20\s+fixed\s+6\s+40\s+40\s+0\s+0/m);
+    for (const system of SYSTEMS) assert.match(stdout, new RegExp(`^${system}\\s+20\\s+fixed\\s+6\\s+40\\s+40\\s+0\\s+0`, 'm'));
+    assert.match(stdout, /^redis\s+runs\s+cpu us\/notif/m);
     assert.ok(report.chartFile && existsSync(report.chartFile));
     const svg = readFileSync(report.chartFile, 'utf8');
-    for (const label of ['herald p50', 'herald p99', 'baseline p50', 'baseline p99']) assert.match(svg, new RegExp(`data-label="${label}"`));
-    assert.equal(report.comparison.targetsMet?.zeroLossUpToSaturation, true);
-    assert.ok(report.comparison.rssKbPerConnection);
+    for (const system of SYSTEMS) for (const stat of ['p50', 'p99']) assert.match(svg, new RegExp(`data-label="${system} ${stat}"`));
+    assert.deepEqual(report.comparison.zeroLossUpToSaturation, { herald: true, local: true, streams: true, baseline: true });
+    assert.deepEqual(
+      report.comparison.pairs.map((pair) => pair.against),
+      ['local', 'streams', 'baseline'],
+    );
+    assert.ok(report.comparison.pairs.every((pair) => pair.rssKbPerConnection));
   });
 
   it('refuses bad flags with a clear message and nothing else', async () => {
     const outcome = await runLoadgen(['--connections=-3', '--systems', 'herald,kafka']);
     assert.equal(outcome.code, 64);
     assert.match(outcome.stderr, /--connections: connections must be positive/);
-    assert.match(outcome.stderr, /--systems: systems must be among herald, baseline/);
+    assert.match(outcome.stderr, /--systems: systems must be among herald, local, streams, baseline, previous/);
     assert.equal(outcome.stdout, '');
   });
 });
@@ -109,8 +123,10 @@ describe('benchmark harness smoke sweep', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'herald-bench-sweep-'));
-    // Two escalation rates that both systems pass, then the comparison at half the baseline's (lower-bound) saturation.
+    // Two escalation rates that both systems pass, then the comparison at half the bare baseline's (lower-bound) saturation.
     const outcome = await runLoadgen([
+      '--systems',
+      'herald,local',
       '--start-rate',
       '10',
       '--rate-factor',
@@ -154,7 +170,7 @@ describe('benchmark harness smoke sweep', () => {
   const counter = (runId: string): number => Number(runId.split('-')[1]);
 
   it('settles each system at the compared rate right before each of its comparison runs', () => {
-    for (const system of ['herald', 'baseline'] as const) {
+    for (const system of ['herald', 'local'] as const) {
       const compares = report.runs.filter((run) => run.system === system && run.phase === 'compare');
       assert.equal(compares.length, 2);
       const settles = (report.warmups ?? []).filter((run) => run.system === system && run.phase === 'settle');
@@ -170,10 +186,11 @@ describe('benchmark harness smoke sweep', () => {
   });
 
   it('judges the tail on all deliveries of the comparison runs', () => {
-    const p99 = report.comparison.p99AtHalfBaselineMs;
+    assert.equal(report.comparison.reference, 'local');
+    const p99 = report.comparison.pairs[0]?.p99AtCompareRate;
     assert.ok(p99, 'no p99 comparison');
     assert.equal(p99.over, 'all deliveries');
     assert.equal(p99.runsPerSystem, 2);
-    assert.equal(report.comparison.targetsMet?.zeroLossUpToSaturation, true);
+    assert.equal(report.comparison.zeroLossUpToSaturation.herald, true);
   });
 });

@@ -6,7 +6,8 @@ describe('parseLoadgenOptions', () => {
   it('defaults to the sweep that fits a 2-core machine', () => {
     const options = parseLoadgenOptions([]);
     assert.equal(options.mode, 'sweep');
-    assert.deepEqual(options.systems, ['herald', 'baseline']);
+    assert.deepEqual(options.systems, ['herald', 'local', 'streams']);
+    assert.equal(options.durationSeconds, 4);
     assert.equal(options.instances, 2);
     assert.equal(options.connections, 2000);
     assert.equal(options.users, 1000);
@@ -41,6 +42,20 @@ describe('parseLoadgenOptions', () => {
     assert.deepEqual(profile.rates, [1000]);
   });
 
+  it('reads the storm and scaling modes with their own default rates and durations', () => {
+    const storm = parseLoadgenOptions(['--storm', '--storm-kind', 'kill', '--systems', 'herald,streams']);
+    assert.equal(storm.mode, 'storm');
+    assert.deepEqual(storm.storm, { kind: 'kill', atSeconds: 3 });
+    assert.deepEqual(storm.rates, [2000]);
+    assert.equal(storm.durationSeconds, 10);
+    const scaling = parseLoadgenOptions(['--scaling', '1,4,1,4', '--repeat', '3']);
+    assert.equal(scaling.mode, 'scaling');
+    assert.deepEqual(scaling.scalingInstances, [1, 4, 1, 4]);
+    assert.deepEqual(scaling.rates, [3000]);
+    const previous = parseLoadgenOptions(['--systems', 'herald,previous', '--previous-dir', '/tmp/herald-before']);
+    assert.equal(previous.previousDir, '/tmp/herald-before');
+  });
+
   it('names every bad flag', () => {
     assert.throws(
       () => parseLoadgenOptions(['--connections', 'lots', '--rates', '5,-1']),
@@ -53,7 +68,12 @@ describe('parseLoadgenOptions', () => {
     );
     assert.throws(() => parseLoadgenOptions(['--bogus']), /Unknown option '--bogus'/);
     assert.throws(() => parseLoadgenOptions(['--users', '10', '--connections', '5']), /users cannot exceed connections/);
-    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, baseline/);
+    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, local, streams, baseline, previous/);
+    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,previous']), /previous system needs --previous-dir/);
+    assert.throws(() => parseLoadgenOptions(['--storm', '--scaling', '1,4']), /separate modes/);
+    assert.throws(() => parseLoadgenOptions(['--storm', '--duration', '2', '--storm-at', '3']), /storm-at must fall within --duration/);
+    assert.throws(() => parseLoadgenOptions(['--scaling', '4']), /two or more instance counts/);
+    assert.throws(() => parseLoadgenOptions(['--storm', '--storm-kind', 'reboot']), /storm-kind must be close or kill/);
     assert.throws(() => parseLoadgenOptions(['--heap-snapshots']), /--heap-snapshots works with --profile/);
   });
 

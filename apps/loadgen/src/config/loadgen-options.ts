@@ -3,16 +3,26 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_RESULTS_DIR } from '../paths.js';
-import { SYSTEM_NAMES, type SystemName } from '../runner/sweep-planner.js';
+import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from '../runner/sweep-planner.js';
 
-export const HELP = `Herald benchmark: delivery throughput, latency and memory of Herald against a bare socket.io baseline.
+export const HELP = `Herald benchmark: delivery throughput, latency, memory, resumption and Redis cost of Herald against
+bare socket.io baselines, same clients, same machine, interleaved.
 
 Usage: npm run bench -- [flags]
 
+Systems (--systems; default herald,local,streams)
+  herald                     the gateway (dist/apps/gateway), fed through the command stream herald:{commands}
+  local                      bare socket.io, every instance subscribed to notify.user and emitting to its own
+                             sockets: Herald's previous design in its strongest bare form
+  streams                    bare socket.io on @socket.io/redis-streams-adapter with connection state recovery
+  baseline                   bare socket.io on @socket.io/redis-adapter, fed by @socket.io/redis-emitter
+  previous                   Herald's gateway from another checkout (--previous-dir), fed by notify.user PUBLISH
+
 Modes (default: sweep)
   (no mode flag)             sweep: escalate the rate until each system saturates (loss, duplicates or
-                             p99 over --max-p99), bisect, then compare both at half the baseline's saturation
-                             (twice, interleaved; the better p99 of each system counts)
+                             p99 over --max-p99), bisect, then compare all at half the saturation of the bare
+                             baseline (local, else baseline, else streams): --compare-repeats interleaved runs,
+                             the p99 over all their deliveries counts
   --rates R1,R2,...          run exactly these rates (commands/s) instead of searching
   --repeat N                 with --rates: run each rate N times (interleaved); the summary gives medians, the
                              steadier figures for before/after comparisons on a noisy machine (default 1)
@@ -20,14 +30,27 @@ Modes (default: sweep)
                              --cpu-prof and allocation sampling on every instance; writes the profiles and prints
                              where the time goes during the load window
   --heap-snapshots           with --profile: also take heap snapshots on instance 0 before and after the clients
-                             connect and list what each idle connection retains (Herald minus baseline too).
+                             connect and list what each idle connection retains (Herald minus each other system too).
                              Snapshots disturb the CPU profile that follows: take them in a run of their own
+  --storm                    reconnect storm: at the first --rates value (default 2000), --repeat runs per system
+                             (interleaved) of --duration seconds (default 10); --storm-at seconds in, every client
+                             of one instance reconnects at once while publishing goes on, each to another
+                             instance; reports per system lost, duplicated, recovered and reconnect time p50/p99
+  --storm-kind close|kill    close: the clients close their transports (the instance stays up and sees them go,
+                             a network blip: connection state recovery's best case); kill: SIGKILL the instance
+                             (a crash), restarted after the run (default close)
+  --storm-at S               seconds into each storm run (default 3)
+  --scaling N1,N2,...        scaling: for each instance count in turn, a session with the same connections, users
+                             and rate (first --rates value, default 3000), --repeat runs per system; reports cluster
+                             CPU (all instances) and Redis CPU per notification and the ratio of the last count to
+                             the first. Counts may repeat (1,4,1,4) to interleave sessions
   --analyze FILE             summarise an existing .cpuprofile or .heapprofile and exit
   --chart FILE.json          draw the chart of an existing report again (FILE.svg next to it) and exit
   --help                     this text
 
 Load
-  --systems LIST             herald,baseline (default both; runs interleave per rate, order alternating)
+  --systems LIST             among herald,local,streams,baseline,previous (default herald,local,streams); runs
+                             interleave per rate, order alternating
   --instances N              instances per system (default 2)
   --connections C            socket.io connections per system (default 2000)
   --users U                  distinct users; each has about C/U devices on different instances (default 1000)
@@ -47,8 +70,9 @@ Load
                              of unreported load at the same rate, so every run starts from the same state however
                              long the system sat idle or what the overload runs left in its heap (default 2; 0: none)
   --retries N                sweep: attempts more for a run that failed on latency alone (a shared machine has
-                             bursts); a rate passes if an attempt passes. Loss, duplicates and a p99 of 5x --max-p99 or more
-                             are never retried (default 1)
+                             bursts); a rate passes if an attempt passes. Loss and duplicates are never retried, nor a
+                             p99 of 5x --max-p99 or more unless other work on the machine used over 0.25 cores during
+                             that run (default 1)
   --max-p99 MS               latency limit of a passing run (default 100)
   --drain-timeout S          after publishing, how long to wait for deliveries still under way (default 10)
   --connect-timeout S        per connection handshake (default 20)
@@ -56,8 +80,10 @@ Load
 Targets (default: the harness starts its own redis-server and instances on loopback)
   --herald-urls URLS         comma-separated base URLs of running gateways (needs --herald-redis-url)
   --herald-redis-url URL     the Redis those gateways listen on
-  --baseline-urls URLS       same for baseline servers (bench/baseline/baseline-server.ts)
-  --baseline-redis-url URL
+  --local-urls, --streams-urls, --baseline-urls, --previous-urls URLS   same for the other systems'
+                             servers (bench/baseline/*-server.ts), each with its --<system>-redis-url URL
+  --previous-dir DIR         a checkout of Herald before durable delivery, built (npm ci && npm run build): the
+                             previous system's gateway is DIR/dist/apps/gateway/src/main.js
   --jwt-secret SECRET        HS256 secret the targets accept (default: random, given to the servers it starts)
   --allow-remote             allow targets outside 127.0.0.0/8 (refused by default: a load generator
                              should not point at production by accident)
@@ -72,6 +98,10 @@ Output
 Bigger runs: raise --connections/--users/--instances and --workers together (a worker holds a few thousand
 connections comfortably), and give it more cores; see docs/performance.md.
 `;
+
+/** Seconds per run unless --duration says otherwise; a storm run needs time on both sides of the storm. */
+const DEFAULT_DURATION = 4;
+const STORM_DURATION = 10;
 
 const positiveInt = (name: string) =>
   z.coerce
@@ -98,7 +128,7 @@ const RawSchema = z
   .object({
     systems: z
       .string()
-      .default(SYSTEM_NAMES.join(','))
+      .default(DEFAULT_SYSTEMS.join(','))
       .transform((value) => [
         ...new Set(
           value
@@ -112,7 +142,7 @@ const RawSchema = z
     connections: positiveInt('connections').max(200_000).default(2000),
     users: positiveInt('users').default(1000),
     workers: positiveInt('workers').max(64).default(2),
-    duration: positiveNumber('duration').max(3600).default(4),
+    duration: positiveNumber('duration').max(3600).optional(),
     warmup: z.coerce.number().min(0).max(600).default(2),
     'payload-bytes': z.coerce.number().int().min(0).max(60_000).default(100),
     rates: z
@@ -136,6 +166,24 @@ const RawSchema = z
     'herald-redis-url': redisUrl('herald-redis-url').optional(),
     'baseline-urls': urlList('baseline-urls').optional(),
     'baseline-redis-url': redisUrl('baseline-redis-url').optional(),
+    'local-urls': urlList('local-urls').optional(),
+    'local-redis-url': redisUrl('local-redis-url').optional(),
+    'streams-urls': urlList('streams-urls').optional(),
+    'streams-redis-url': redisUrl('streams-redis-url').optional(),
+    'previous-urls': urlList('previous-urls').optional(),
+    'previous-redis-url': redisUrl('previous-redis-url').optional(),
+    'previous-dir': z.string().min(1).optional(),
+    storm: z.boolean().default(false),
+    'storm-kind': z.enum(['close', 'kill'], { error: 'storm-kind must be close or kill' }).default('close'),
+    'storm-at': positiveNumber('storm-at').max(3600).default(3),
+    scaling: z
+      .string()
+      .transform((value) => value.split(',').map((item) => Number(item.trim())))
+      .refine(
+        (counts) => counts.length >= 2 && counts.every((count) => Number.isInteger(count) && count >= 1 && count <= 64),
+        'scaling needs two or more instance counts, e.g. 1,4',
+      )
+      .optional(),
     'jwt-secret': z.string().min(16, 'jwt-secret must be at least 16 characters').optional(),
     'allow-remote': z.boolean().default(false),
     'node-flags': z
@@ -174,9 +222,21 @@ const RawSchema = z
       }
     }
     if (raw['heap-snapshots'] && !raw.profile) ctx.addIssue({ code: 'custom', path: ['heap-snapshots'], message: '--heap-snapshots works with --profile' });
+    if (raw.systems.includes('previous') && !raw['previous-dir'] && !raw['previous-urls'])
+      ctx.addIssue({ code: 'custom', path: ['previous-dir'], message: 'the previous system needs --previous-dir (a built checkout) or --previous-urls' });
+    if (raw.storm && raw.scaling) ctx.addIssue({ code: 'custom', path: ['storm'], message: '--storm and --scaling are separate modes' });
+    if (raw.storm && raw['storm-at'] >= (raw.duration ?? STORM_DURATION))
+      ctx.addIssue({ code: 'custom', path: ['storm-at'], message: 'storm-at must fall within --duration' });
   });
 
-export type LoadgenMode = 'sweep' | 'fixed' | 'profile' | 'analyze' | 'chart' | 'help';
+export type LoadgenMode = 'sweep' | 'fixed' | 'storm' | 'scaling' | 'profile' | 'analyze' | 'chart' | 'help';
+
+export interface StormSettings {
+  /** close: the clients close their transports; kill: SIGKILL the instance (restarted after the run). */
+  kind: 'close' | 'kill';
+  /** Seconds into the run. */
+  atSeconds: number;
+}
 
 export interface RemoteTargetSpec {
   urls: string[];
@@ -211,6 +271,11 @@ export interface LoadgenOptions {
   nodeFlags: string[];
   heraldEnv: Record<string, string>;
   heapSnapshots: boolean;
+  /** A built checkout of Herald before durable delivery (the `previous` system). */
+  previousDir?: string;
+  storm: StormSettings;
+  /** Instance counts of the scaling mode, in order. */
+  scalingInstances: number[];
   analyzeFile?: string;
   chartFrom?: string;
   outDir: string;
@@ -248,6 +313,16 @@ const STRING_FLAGS = [
   'herald-redis-url',
   'baseline-urls',
   'baseline-redis-url',
+  'local-urls',
+  'local-redis-url',
+  'streams-urls',
+  'streams-redis-url',
+  'previous-urls',
+  'previous-redis-url',
+  'previous-dir',
+  'storm-kind',
+  'storm-at',
+  'scaling',
   'jwt-secret',
   'node-flags',
   'analyze',
@@ -269,6 +344,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
         'herald-env': { type: 'string', multiple: true },
         'allow-remote': { type: 'boolean' },
         profile: { type: 'boolean' },
+        storm: { type: 'boolean' },
         'heap-snapshots': { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -290,7 +366,20 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     const redis = raw[`${system}-redis-url`];
     if (urls && redis) remote[system] = { urls, redisUrl: redis };
   }
-  const mode: LoadgenMode = raw.analyze ? 'analyze' : raw.chart ? 'chart' : raw.profile ? 'profile' : raw.rates ? 'fixed' : 'sweep';
+  const mode: LoadgenMode = raw.analyze
+    ? 'analyze'
+    : raw.chart
+      ? 'chart'
+      : raw.profile
+        ? 'profile'
+        : raw.storm
+          ? 'storm'
+          : raw.scaling
+            ? 'scaling'
+            : raw.rates
+              ? 'fixed'
+              : 'sweep';
+  const defaultRates: Partial<Record<LoadgenMode, number[]>> = { profile: [1000], storm: [2000], scaling: [3000] };
   return {
     mode,
     // A profile is of Herald unless systems are named explicitly (profiling the baseline shows what bare socket.io costs).
@@ -299,10 +388,10 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     connections: raw.connections,
     users: raw.users,
     workers: raw.workers,
-    durationSeconds: raw.duration,
+    durationSeconds: raw.duration ?? (mode === 'storm' ? STORM_DURATION : DEFAULT_DURATION),
     warmupSeconds: raw.warmup,
     payloadBytes: raw['payload-bytes'],
-    rates: raw.rates ?? (mode === 'profile' ? [1000] : []),
+    rates: raw.rates ?? defaultRates[mode] ?? [],
     startRate: raw['start-rate'],
     rateFactor: raw['rate-factor'],
     maxRate: raw['max-rate'],
@@ -320,6 +409,9 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     nodeFlags: raw['node-flags'],
     heraldEnv: raw['herald-env'],
     heapSnapshots: raw['heap-snapshots'],
+    previousDir: raw['previous-dir'] ? resolve(raw['previous-dir']) : undefined,
+    storm: { kind: raw['storm-kind'], atSeconds: raw['storm-at'] },
+    scalingInstances: raw.scaling ?? [],
     analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,
     chartFrom: raw.chart ? resolve(raw.chart) : undefined,
     outDir: resolve(raw.out),

@@ -29,8 +29,11 @@ export class InstanceProcess {
     readonly name: string,
     readonly baseUrl: string,
     private readonly child: ChildProcess,
+    private readonly options: InstanceOptions,
   ) {
     this.exited = once(child, 'exit');
+    // A send racing the process' death (a kill storm) must fail that probe, not the harness.
+    child.on('error', (error) => this.lines.push(`[harness] ${error.message}`));
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
@@ -47,7 +50,12 @@ export class InstanceProcess {
       env: { PATH: process.env['PATH'] ?? '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    return new InstanceProcess(options.name, options.baseUrl, child);
+    return new InstanceProcess(options.name, options.baseUrl, child, options);
+  }
+
+  /** The same server started again (same port, environment and flags), e.g. after `kill()`. */
+  respawn(): InstanceProcess {
+    return InstanceProcess.start(this.options);
   }
 
   get pid(): number | undefined {
@@ -77,6 +85,7 @@ export class InstanceProcess {
   }
 
   async probe(request: DistributiveOmit<ProbeRequest, 'tag' | 'id'>, timeoutMs = 30_000): Promise<Extract<ProbeReply, { ok: true }>> {
+    if (!this.running || !this.child.connected) throw new Error(`${this.name}: not running, no probe`);
     const id = this.nextProbeId++;
     const reply = new Promise<ProbeReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -101,6 +110,13 @@ export class InstanceProcess {
     const { sample } = await this.probe({ op: 'sample' });
     if (!sample) throw new Error(`${this.name}: probe returned no sample`);
     return sample;
+  }
+
+  /** SIGKILL, like a crash: no draining, no goodbye to the clients. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
   }
 
   /** SIGTERM (the servers drain and exit, writing any --cpu-prof profile), SIGKILL after the grace period. */

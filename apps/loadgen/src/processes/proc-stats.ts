@@ -49,3 +49,20 @@ export function tryCpuSecondsOf(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** Busy CPU seconds of the whole machine, all cores (user, nice, system, irq, softirq, steal), from /proc/stat's text. */
+export function parseMachineBusySeconds(statText: string, ticks = clockTicks()): number {
+  const line = statText.split('\n').find((entry) => entry.startsWith('cpu '));
+  if (!line) throw new Error('no cpu line in /proc/stat');
+  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + (steal || 0)) / ticks;
+}
+
+/** Busy CPU seconds of the machine, or undefined where there is no /proc/stat. */
+export function tryMachineBusySeconds(): number | undefined {
+  try {
+    return parseMachineBusySeconds(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -133,12 +133,12 @@ export async function profileSession(options: LoadgenOptions, log: Log): Promise
     sections.push('', `## ${system}-0: heap retained by idle connections`, '', '```', renderHeapDiff(diff, connections), '```');
   }
   const herald = diffs.get('herald');
-  const baseline = diffs.get('baseline');
-  if (herald && baseline) {
-    const extra = compareHeapDiffs(herald.diff, herald.connections, baseline.diff, baseline.connections);
+  for (const [system, other] of diffs) {
+    if (!herald || system === 'herald') continue;
+    const extra = compareHeapDiffs(herald.diff, herald.connections, other.diff, other.connections);
     sections.push(
       '',
-      '## Per idle connection: Herald minus baseline',
+      `## Per idle connection: Herald minus ${system}`,
       '',
       '```',
       '  bytes/conn  objects/conn  kind',

@@ -1,6 +1,16 @@
-import { COMMAND_STREAM, ClientEvents, NOTIFICATIONS_NAMESPACE, Patterns, userRoom, type NotificationEnvelope, type NotifyUserInput } from '@herald/contracts';
+import {
+  COMMAND_STREAM,
+  ClientEvents,
+  NOTIFICATIONS_NAMESPACE,
+  Patterns,
+  encodeCommand,
+  userRoom,
+  type NotificationEnvelope,
+  type NotifyUserInput,
+} from '@herald/contracts';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient, type RedisClientType } from 'redis';
+import { PacketType } from 'socket.io-parser';
 import { BENCH_NOTIFICATION_TYPE, userIdOf, type BenchPayload } from '../workers/workload.js';
 
 /** Sends one bench notification to one user, without waiting: the pacer must not block on Redis round trips. */
@@ -72,6 +82,85 @@ export class BaselineEmitterPublisher implements NotificationPublisher {
       // The baseline stores nothing; its envelope carries a cursor only to have Herald's shape.
       cursor: `${payload.run}.${payload.seq}`,
     });
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close();
+  }
+}
+
+/**
+ * What Herald's previous publishers sent, and what the `local` baseline (and Herald before durable delivery) reads: a
+ * `notify.user` command in Nest's Redis transport wire format, PUBLISHed on its channel; every instance receives it.
+ */
+export class PubSubCommandPublisher implements NotificationPublisher {
+  errors = 0;
+
+  private constructor(private readonly client: RedisClientType) {}
+
+  static async connect(redisUrl: string): Promise<PubSubCommandPublisher> {
+    return new PubSubCommandPublisher(await connectRedis(redisUrl));
+  }
+
+  publish(userIndex: number, payload: BenchPayload): void {
+    const command: NotifyUserInput = {
+      userId: userIdOf(userIndex),
+      type: BENCH_NOTIFICATION_TYPE,
+      id: `${payload.run}:${payload.seq}`,
+      sentAt: Date.now(),
+      data: payload,
+    };
+    this.client.publish(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, command)).catch(() => this.errors++);
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close();
+  }
+}
+
+/** The stream `@socket.io/redis-streams-adapter` reads by default (one stream for every namespace). */
+export const STREAMS_ADAPTER_STREAM = 'socket.io';
+/** Cap of that stream, given to the publisher and the streams servers alike (bench/baseline/streams-server.ts). */
+export const STREAMS_MAX_LEN = 100_000;
+/** socket.io-adapter's ClusterAdapter: a broadcast message, and the sender id it reserves for emitters (not a server). */
+const CLUSTER_BROADCAST = '3';
+const EMITTER_UID = 'emitter';
+
+/**
+ * The streams baseline's publisher: `@socket.io/redis-streams-adapter` has no emitter package (npm has no
+ * `@socket.io/redis-streams-emitter`), so this does what `@socket.io/redis-emitter` does for the pub/sub adapter: it
+ * appends the adapter's own broadcast entry (`uid`, `nsp`, `type`, `data` = JSON of the packet and the rooms) to the
+ * adapter's stream with the adapter's approximate trimming, exactly what a server's `io.to(room).emit()` appends.
+ * Every instance reads it, delivers to its sockets in the room and stamps the entry id as the recovery offset.
+ */
+export class StreamsEmitterPublisher implements NotificationPublisher {
+  errors = 0;
+
+  private constructor(private readonly client: RedisClientType) {}
+
+  static async connect(redisUrl: string): Promise<StreamsEmitterPublisher> {
+    return new StreamsEmitterPublisher(await connectRedis(redisUrl));
+  }
+
+  publish(userIndex: number, payload: BenchPayload): void {
+    const envelope: Omit<NotificationEnvelope, 'cursor'> = {
+      id: `${payload.run}:${payload.seq}`,
+      type: BENCH_NOTIFICATION_TYPE,
+      data: payload,
+      createdAt: new Date().toISOString(),
+    };
+    const data = JSON.stringify({
+      packet: { type: PacketType.EVENT, data: [ClientEvents.Notification, envelope], nsp: NOTIFICATIONS_NAMESPACE },
+      opts: { rooms: [userRoom(userIdOf(userIndex))], except: [], flags: {} },
+    });
+    this.client
+      .xAdd(
+        STREAMS_ADAPTER_STREAM,
+        '*',
+        { uid: EMITTER_UID, nsp: NOTIFICATIONS_NAMESPACE, type: CLUSTER_BROADCAST, data },
+        { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: STREAMS_MAX_LEN } },
+      )
+      .catch(() => this.errors++);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { GcPauses } from '../processes/probe-protocol.js';
+import type { RedisRunFigures, RedisStorageFigures } from '../processes/redis-info.js';
 import type { LatencySummary } from './latency-stats.js';
 import type { SweepPhase, SystemName } from '../runner/sweep-planner.js';
 
@@ -38,12 +39,47 @@ export interface RunResult {
   /** Publish to client receipt, first copies only. */
   latencyMs: LatencySummary;
   instances: InstanceRunFigures[];
+  /** Sum of every instance's CPU over the run (all instances measured), and per notification published. */
+  clusterCpuSeconds?: number;
+  clusterCpuUsPerNotification?: number;
   redisCpuSeconds?: number;
+  /** INFO deltas of the system's Redis over the run. */
+  redis?: RedisRunFigures;
+  /** Present on storm runs. */
+  storm?: StormFigures;
   /** The load generator itself (coordinator and workers): it must not be the bottleneck. */
   loadgen: { cpuSeconds: number; coresUsed: number; workerLagP99Ms: number };
+  /**
+   * The whole machine during the run (publishing and draining): busy cores, and the cores none of the session's
+   * processes used (other work competing with the run), with the 1-minute load average at its end.
+   */
+  machine?: { busyCores: number; otherCores: number; loadAverage1m: number };
   passed: boolean;
   failures: string[];
   warnings: string[];
+}
+
+/** A reconnect storm: every client of one instance reconnected at once, mid-run. */
+export interface StormFigures {
+  kind: 'close' | 'kill';
+  instance: number;
+  atSeconds: number;
+  /** Clients connected to that instance when it happened. */
+  clients: number;
+  /** Back and ready by the end of the run (Herald: session.ready received). */
+  reconnected: number;
+  /** Reconnected with their state recovered (Herald's session.ready.recovered, socket.io's socket.recovered). */
+  recovered: number;
+  connectErrors: number;
+  /** Transport gone to ready, ms (socket.io-client's backoff, 0.5-1.5 s, included). */
+  reconnectMs: LatencySummary;
+  /** Last reconnection attempt to ready, ms: the handshake and, for Herald, the replay. */
+  handshakeMs: LatencySummary;
+  /** Ledger figures of the stormed clients alone (the run's totals include every client). */
+  lost: number;
+  duplicates: number;
+  /** After the run: seconds until every client of the system was connected again (undefined: not within the wait). */
+  allBackAfterRunSeconds?: number;
 }
 
 export interface InstanceSetupFigures {
@@ -76,28 +112,42 @@ export interface SystemSaturation {
   lowerBound: boolean;
 }
 
-export interface Comparison {
-  /** Herald / baseline. */
+/** Herald against one other system; ratios are Herald's figure over the other's. */
+export interface PairComparison {
+  against: SystemName;
   saturationRatio?: number;
-  halfBaselineRate?: number;
-  /** p99 of each system at that rate, with the median and the best of its runs' own p99s. */
-  p99AtHalfBaselineMs?: {
+  /** p99 of each system at the compared rate, with the median and the best of its runs' own p99s. */
+  p99AtCompareRate?: {
     herald: number;
-    baseline: number;
+    other: number;
     ratio: number;
-    /** What herald/baseline are: the p99 of every delivery of a system's comparison runs together, or the median of its runs' p99s. */
+    /** The p99 of every delivery of a system's comparison runs together, or the median of its runs' p99s. */
     over: 'all deliveries' | 'median of runs';
     runsPerSystem: number;
-    medianOfRuns: { herald: number; baseline: number };
-    best: { herald: number; baseline: number };
+    medianOfRuns: { herald: number; other: number };
+    best: { herald: number; other: number };
   };
-  rssKbPerConnection?: { herald: number; baseline: number; ratio: number };
-  heapKbPerConnection?: { herald: number; baseline: number; ratio: number };
-  /** At the half-baseline rate: CPU per 10k deliveries, averaged over instances. */
-  cpuSecondsPer10kAtHalfBaseline?: { herald: number; baseline: number; ratio: number };
-  /** Absent entries were not measured in this run (e.g. no comparison step with --rates). */
-  /** memoryPerConnection judges RSS (the issue's figure), heapPerConnection the retained V8 heap. */
-  targetsMet?: { saturation?: boolean; p99AtHalfBaseline?: boolean; memoryPerConnection?: boolean; heapPerConnection?: boolean; zeroLossUpToSaturation: boolean };
+  /** At the compared rate: CPU per 10k deliveries, averaged over instances. */
+  cpuSecondsPer10k?: { herald: number; other: number; ratio: number };
+  rssKbPerConnection?: { herald: number; other: number; ratio: number };
+  heapKbPerConnection?: { herald: number; other: number; ratio: number };
+}
+
+export interface TargetVerdict {
+  target: string;
+  /** Undefined when the run cannot tell (e.g. two saturation lower bounds). */
+  met?: boolean;
+  detail: string;
+}
+
+export interface Comparison {
+  /** The bare baseline whose half saturation is the compared rate. */
+  reference?: SystemName;
+  compareRate?: number;
+  pairs: PairComparison[];
+  /** Per system: no run up to its saturation lost or duplicated anything. */
+  zeroLossUpToSaturation: Partial<Record<SystemName, boolean>>;
+  targets: TargetVerdict[];
 }
 
 export interface MachineInfo {
@@ -126,4 +176,25 @@ export interface BenchReport {
   comparison: Comparison;
   chartFile?: string;
   profileFiles?: string[];
+  /** What each system keeps in Redis at the end of the session (MEMORY USAGE of every key). */
+  redisStorage?: Partial<Record<SystemName, RedisStorageFigures>>;
+  /** Scaling mode: one entry per session (instance count), in order. */
+  scaling?: ScalingSession[];
+  scalingSummary?: ScalingSummary[];
+}
+
+export interface ScalingSession {
+  instances: number;
+  setups: SetupFigures[];
+  runs: RunResult[];
+}
+
+/** Per system: cluster CPU per notification at each instance count (median of runs) and last over first. */
+export interface ScalingSummary {
+  system: SystemName;
+  points: Array<{ instances: number; runs: number; clusterCpuUsPerNotification: number; redisCpuUsPerNotification?: number; p50Ms: number; p99Ms: number }>;
+  /** Cluster CPU per notification at the largest count over the smallest. */
+  ratio?: number;
+  /** The same with Redis' CPU added on both sides. */
+  ratioWithRedis?: number;
 }

@@ -2,7 +2,7 @@ import type { BenchReport } from './bench-report.js';
 import { renderLatencyChart, type ChartSeries } from './latency-chart.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 
-const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00' };
+const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00', local: '#2a9d3a', streams: '#b8327a', previous: '#777777' };
 
 /** p50 and p99 against rate for every system of a report; comparison runs as separate squares. */
 export function renderReportChart(report: BenchReport): string {
@@ -31,7 +31,7 @@ export function renderReportChart(report: BenchReport): string {
     yLabel: 'publish to client receipt, ms (log)',
     series,
     limit: { y: limit, label: `p99 limit ${limit} ms` },
-    separateNote: report.runs.some((run) => run.phase === 'compare') ? 'square: at half baseline sat.' : undefined,
+    separateNote: report.runs.some((run) => run.phase === 'compare') ? `square: at half ${report.comparison.reference ?? 'baseline'} sat.` : undefined,
     markers: report.saturation.flatMap((entry) => (entry.rate === undefined ? [] : [{ x: entry.rate, label: `${entry.system} sat.`, color: COLORS[entry.system] }])),
   });
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SweepPlanner, roundRate, type SweepStep, type SystemName } from './sweep-planner.js';
+import { SweepPlanner, referenceSystem, roundRate, type SweepStep, type SystemName } from './sweep-planner.js';
 
 /** Drives the planner against systems that pass below their capacity. */
-function drive(planner: SweepPlanner, capacity: Record<SystemName, number>): SweepStep[] {
+function drive(planner: SweepPlanner, capacity: Partial<Record<SystemName, number>>): SweepStep[] {
   const steps: SweepStep[] = [];
   for (let step = planner.next(); step; step = planner.next()) {
     steps.push(step);
-    for (const system of step.systems) planner.record(system, step.rate, step.rate <= capacity[system], step.phase);
+    for (const system of step.systems) planner.record(system, step.rate, step.rate <= (capacity[system] ?? 0), step.phase);
     assert.ok(steps.length < 100, 'the sweep must end');
   }
   return steps;
@@ -61,7 +61,17 @@ describe('SweepPlanner', () => {
     assert.equal(planner.unbounded('baseline'), false);
   });
 
-  it('skips the comparison when the baseline is not part of the sweep', () => {
+  it('compares every system at half the saturation of the bare baseline in its strongest form', () => {
+    const planner = new SweepPlanner({ startRate: 1000, factor: 2, maxRate: 100_000, refineSteps: 0, systems: ['herald', 'local', 'streams'], compareRepeats: 1 });
+    const steps = drive(planner, { herald: 3000, local: 5000, streams: 1500 });
+    assert.deepEqual(steps.at(-1), { rate: 2000, systems: ['herald', 'local', 'streams'], phase: 'compare' });
+    assert.equal(referenceSystem(['herald', 'streams', 'local']), 'local');
+    assert.equal(referenceSystem(['herald', 'baseline']), 'baseline');
+    assert.equal(referenceSystem(['herald', 'streams']), 'streams');
+    assert.equal(referenceSystem(['local', 'streams']), undefined);
+  });
+
+  it('skips the comparison when no baseline is part of the sweep', () => {
     const planner = new SweepPlanner({ startRate: 100, factor: 2, maxRate: 1000, refineSteps: 0, systems: ['herald'], compareRepeats: 2 });
     const steps = drive(planner, { herald: 300, baseline: 0 });
     assert.ok(steps.every((step) => step.phase !== 'compare'));

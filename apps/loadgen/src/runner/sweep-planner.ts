@@ -1,7 +1,28 @@
-export type SystemName = 'herald' | 'baseline';
-export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'baseline'];
+/**
+ * The systems the harness can measure (docs/performance.md, phase 6):
+ * - `herald`: the gateway, fed through the command stream;
+ * - `local`: bare socket.io in Herald's previous design, every instance subscribed to `notify.user` and emitting to its
+ *   own sockets only (bench/baseline/local-server.ts), the bare baseline in its strongest form;
+ * - `streams`: bare socket.io on `@socket.io/redis-streams-adapter` with connection state recovery, the durable option
+ *   a user would pick instead (bench/baseline/streams-server.ts);
+ * - `baseline`: bare socket.io on `@socket.io/redis-adapter`, fed by `@socket.io/redis-emitter` (phases 1-5);
+ * - `previous`: Herald's gateway as it was before durable delivery, built from another checkout (`--previous-dir`).
+ */
+export type SystemName = 'herald' | 'local' | 'streams' | 'baseline' | 'previous';
+export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'local', 'streams', 'baseline', 'previous'];
+/** What `npm run bench` measures without --systems. */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ['herald', 'local', 'streams'];
 
-export type SweepPhase = 'escalate' | 'refine' | 'compare' | 'fixed' | 'warmup' | 'settle';
+/**
+ * The bare baseline whose saturation sets the comparison rate (half of it): the strongest bare form of the previous
+ * design when it is measured, else the emitter-fed baseline, else the streams baseline; none without Herald.
+ */
+export function referenceSystem(systems: readonly SystemName[]): SystemName | undefined {
+  if (!systems.includes('herald')) return undefined;
+  return (['local', 'baseline', 'streams', 'previous'] as const).find((system) => systems.includes(system));
+}
+
+export type SweepPhase = 'escalate' | 'refine' | 'compare' | 'fixed' | 'warmup' | 'settle' | 'storm' | 'scaling';
 
 export interface SweepStep {
   rate: number;
@@ -16,7 +37,7 @@ export interface SweepSettings {
   /** Bisection steps between the last passing and the first failing rate, per system. */
   refineSteps: number;
   systems: readonly SystemName[];
-  /** Runs per system at half the baseline's saturation (the runner alternates which system goes first). */
+  /** Runs per system at half the reference's saturation (the runner alternates which system goes first). */
   compareRepeats: number;
 }
 
@@ -36,7 +57,8 @@ export function roundRate(rate: number): number {
 /**
  * Finds each system's saturation rate: the highest rate with zero loss, zero duplicates and p99 under the limit.
  * Escalates geometrically while a system passes (systems share steps, so their runs interleave at equal rates),
- * bisects between each system's last pass and first failure, then compares both at half the baseline's saturation.
+ * bisects between each system's last pass and first failure, then compares all at half the reference system's
+ * saturation (referenceSystem: the bare baseline).
  */
 export class SweepPlanner {
   private readonly progress = new Map<SystemName, SystemProgress>();
@@ -68,9 +90,10 @@ export class SweepPlanner {
       this.phase = 'compare';
     }
     if (this.phase === 'compare') {
-      const baseline = this.saturation('baseline');
-      if (baseline !== undefined && this.settings.systems.includes('herald') && this.comparesLeft-- > 0) {
-        return { rate: roundRate(baseline / 2), systems: [...this.settings.systems], phase: 'compare' };
+      const reference = referenceSystem(this.settings.systems);
+      const saturation = reference && this.saturation(reference);
+      if (saturation !== undefined && this.comparesLeft-- > 0) {
+        return { rate: roundRate(saturation / 2), systems: [...this.settings.systems], phase: 'compare' };
       }
       this.phase = 'done';
     }

@@ -1,7 +1,15 @@
 import { freePort, RedisServer } from '@herald/testing';
 import { InstanceProcess } from '../processes/instance-process.js';
-import { BASELINE_MAIN, GATEWAY_MAIN } from '../paths.js';
-import { BaselineEmitterPublisher, HeraldCommandPublisher, redisServerPid, type NotificationPublisher } from '../publish/notification-publisher.js';
+import { BASELINE_MAIN, GATEWAY_MAIN, LOCAL_MAIN, STREAMS_MAIN, gatewayMainOf } from '../paths.js';
+import {
+  BaselineEmitterPublisher,
+  HeraldCommandPublisher,
+  PubSubCommandPublisher,
+  STREAMS_MAX_LEN,
+  StreamsEmitterPublisher,
+  redisServerPid,
+  type NotificationPublisher,
+} from '../publish/notification-publisher.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 
 export interface TargetInstance {
@@ -18,6 +26,10 @@ export interface TargetSystem {
   /** Known when Redis runs on this machine. */
   readonly redisPid?: number;
   createPublisher(): Promise<NotificationPublisher>;
+  /** Kills instance `index` like a crash (SIGKILL); absent for targets the harness did not start. */
+  killInstance?(index: number): Promise<void>;
+  /** Starts a killed instance again on the same port and waits until it is ready. */
+  restartInstance?(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,12 +39,45 @@ export interface LocalTargetOptions {
   nodeFlags: readonly string[];
   /** Per-instance extra flags (profiles need one file name per instance). */
   nodeFlagsFor?: (index: number) => string[];
-  /** Extra environment for Herald's gateways (e.g. LOG_LEVEL). */
+  /** Extra environment for Herald's gateways (e.g. LOG_LEVEL), the previous one's too. */
   heraldEnv: Record<string, string>;
+  /** A checkout of Herald before durable delivery, built: the `previous` system's gateway. */
+  previousDir?: string;
 }
 
-const createPublisher = (system: SystemName, redisUrl: string): Promise<NotificationPublisher> =>
-  system === 'herald' ? HeraldCommandPublisher.connect(redisUrl) : BaselineEmitterPublisher.connect(redisUrl);
+/** How each system's backend services publish (notification-publisher.ts). */
+function createPublisher(system: SystemName, redisUrl: string): Promise<NotificationPublisher> {
+  switch (system) {
+    case 'herald':
+      return HeraldCommandPublisher.connect(redisUrl);
+    case 'local':
+    case 'previous':
+      return PubSubCommandPublisher.connect(redisUrl);
+    case 'streams':
+      return StreamsEmitterPublisher.connect(redisUrl);
+    case 'baseline':
+      return BaselineEmitterPublisher.connect(redisUrl);
+  }
+}
+
+/** The server each system runs, and its environment besides PORT, HOST, REDIS_URL and JWT_SECRET. */
+function serverOf(system: SystemName, index: number, options: LocalTargetOptions): { entry: string; env: Record<string, string> } {
+  // The gateway's production defaults (LOG_LEVEL info) unless the user overrides them.
+  const gatewayEnv = { INSTANCE_ID: `bench-${index}`, ...options.heraldEnv };
+  switch (system) {
+    case 'herald':
+      return { entry: GATEWAY_MAIN, env: gatewayEnv };
+    case 'previous':
+      if (!options.previousDir) throw new Error('the previous system needs --previous-dir');
+      return { entry: gatewayMainOf(options.previousDir), env: gatewayEnv };
+    case 'local':
+      return { entry: LOCAL_MAIN, env: {} };
+    case 'streams':
+      return { entry: STREAMS_MAIN, env: { STREAMS_MAX_LEN: String(STREAMS_MAX_LEN) } };
+    case 'baseline':
+      return { entry: BASELINE_MAIN, env: {} };
+  }
+}
 
 /** Starts a private redis-server and N instances of the system on free loopback ports. */
 export async function startLocalTarget(system: SystemName, options: LocalTargetOptions): Promise<TargetSystem> {
@@ -43,12 +88,12 @@ export async function startLocalTarget(system: SystemName, options: LocalTargetO
       const port = await freePort();
       const baseUrl = `http://127.0.0.1:${port}`;
       const common = { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, JWT_SECRET: options.jwtSecret };
+      const server = serverOf(system, index, options);
       processes.push(
         InstanceProcess.start({
           name: `${system}-${index}`,
-          entry: system === 'herald' ? GATEWAY_MAIN : BASELINE_MAIN,
-          // The gateway's production defaults (LOG_LEVEL info) unless the user overrides them.
-          env: system === 'herald' ? { ...common, INSTANCE_ID: `bench-${index}`, ...options.heraldEnv } : common,
+          entry: server.entry,
+          env: { ...common, ...server.env },
           nodeFlags: [...options.nodeFlags, ...(options.nodeFlagsFor?.(index) ?? [])],
           baseUrl,
         }),
@@ -61,14 +106,30 @@ export async function startLocalTarget(system: SystemName, options: LocalTargetO
     throw error;
   }
   const redisPid = await redisServerPid(redis.url);
+  const instances: TargetInstance[] = processes.map((instance) => ({ url: instance.baseUrl, process: instance }));
+  const processAt = (index: number): InstanceProcess => {
+    const instance = instances[index]?.process;
+    if (!instance) throw new Error(`${system} has no instance ${index}`);
+    return instance;
+  };
   return {
     system,
     redisUrl: redis.url,
-    instances: processes.map((instance) => ({ url: instance.baseUrl, process: instance })),
+    instances,
     redisPid,
     createPublisher: () => createPublisher(system, redis.url),
+    killInstance: (index) => processAt(index).kill(),
+    restartInstance: async (index) => {
+      const fresh = processAt(index).respawn();
+      instances[index] = { url: fresh.baseUrl, process: fresh };
+      await fresh.waitReady();
+    },
     stop: async () => {
-      await Promise.all(processes.map((instance) => instance.stop()));
+      await Promise.all(
+        instances.map(async (instance) => {
+          await instance.process?.stop();
+        }),
+      );
       await redis.stop();
     },
   };

@@ -4,14 +4,14 @@
  * several processes keeps the client side from being the bottleneck.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { ClientEvents, type NotificationEnvelope, type ServerToClientEvents } from '@herald/contracts';
+import { ClientEvents, type NotificationEnvelope, type ServerToClientEvents, type SessionReadyPayload } from '@herald/contracts';
 import { SignJWT } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import { serveRpc } from '../ipc/ipc-rpc.js';
 import { SampleBuffer } from '../report/latency-stats.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import type { BeginRunParams, ConnectParams, ConnectResult, WorkerMethods, WorkerRunSummary } from './worker-protocol.js';
+import type { BeginRunParams, ConnectParams, ConnectResult, StormParams, WorkerMethods, WorkerRunSummary, WorkerStormSummary } from './worker-protocol.js';
 import { BENCH_NOTIFICATION_TYPE, isBenchPayload, monotonicMicros, userIdOf, type DeviceSpec } from './workload.js';
 
 type ClientSocket = Socket<ServerToClientEvents, Record<string, never>>;
@@ -19,9 +19,26 @@ type ClientSocket = Socket<ServerToClientEvents, Record<string, never>>;
 interface Device {
   system: SystemName;
   spec: DeviceSpec;
+  namespace: string;
   socket: ClientSocket;
   connected: boolean;
   ledger?: DeliveryLedger;
+  /** Herald: the cursor of the last notification received, sent back as `since` on every reconnect. */
+  cursor?: string;
+  /** Set while the device goes through a storm. */
+  storm?: DeviceStorm;
+}
+
+interface DeviceStorm {
+  /** Where it goes back to. */
+  to: { instanceIndex: number; url: string };
+  /** Monotonic microseconds: its transport closed (close storms: when the worker closed it). */
+  closedUs?: number;
+  /** The last reconnection attempt's start. */
+  attemptUs?: number;
+  readyUs?: number;
+  recovered?: boolean;
+  connectErrors: number;
 }
 
 interface Run {
@@ -34,6 +51,8 @@ interface Run {
   stale: number;
   disconnects: number;
   lastReceiptUs: number;
+  /** The devices a storm in this run moved. */
+  stormed?: Device[];
 }
 
 const devicesBySystem = new Map<SystemName, Device[]>();
@@ -56,6 +75,8 @@ async function signToken(userIndex: number, secret: Uint8Array): Promise<string>
 
 function onNotification(device: Device, envelope: NotificationEnvelope): void {
   const now = monotonicMicros();
+  // Herald's resume position: the last notification this device got, whichever run it belongs to.
+  if (typeof envelope.cursor === 'string') device.cursor = envelope.cursor;
   const current = run;
   if (!current || envelope.type !== BENCH_NOTIFICATION_TYPE || !isBenchPayload(envelope.data)) return;
   const payload = envelope.data;
@@ -69,26 +90,52 @@ function onNotification(device: Device, envelope: NotificationEnvelope): void {
   if (device.ledger.record(payload.seq) === 'first') current.latencies.push((now - payload.t) / 1000);
 }
 
+/** A stormed device is back: connected (and, for Herald, its replay done). */
+function stormReady(device: Device, recovered: boolean | undefined): void {
+  const storm = device.storm;
+  if (!storm || storm.readyUs !== undefined) return;
+  storm.readyUs = monotonicMicros();
+  storm.recovered = recovered;
+}
+
 async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uint8Array): Promise<Device> {
   const token = await signToken(device.userIndex, secret);
+  const herald = params.system === 'herald';
   const socket: ClientSocket = io(`${device.url}${params.namespace}`, {
     transports: ['websocket'],
-    reconnection: false,
+    reconnection: params.reconnect,
     forceNew: true,
     timeout: params.timeoutMs,
-    auth: { token },
+    // Herald's documented client: auth as a function, so every reconnect sends the cursor of the last notification.
+    // socket.io's connection state recovery needs nothing: socket.io-client adds its session id and offset itself.
+    // (The callback runs once the transport is open, after `entry` exists.)
+    auth: herald ? (callback) => callback({ token, since: entry.cursor }) : { token },
   });
-  const entry: Device = { system: params.system, spec: device, socket, connected: false };
+  const entry: Device = { system: params.system, spec: device, namespace: params.namespace, socket, connected: false };
   socket.on(ClientEvents.Notification, (envelope) => onNotification(entry, envelope));
   socket.on('disconnect', () => {
     entry.connected = false;
-    if (run?.system === entry.system) run.disconnects++;
+    if (entry.storm) entry.storm.closedUs ??= monotonicMicros();
+    else if (run?.system === entry.system) run.disconnects++;
+  });
+  socket.on('connect', () => {
+    entry.connected = true;
+    // socket.io's connection state recovery replays the missed packets right behind the connect packet.
+    if (!herald) stormReady(entry, params.system === 'streams' ? socket.recovered : undefined);
+  });
+  socket.on(ClientEvents.SessionReady, (ready: SessionReadyPayload) => {
+    // The protocol's client: a device that got nothing yet resumes from the head it was shown.
+    entry.cursor = ready.cursor ?? entry.cursor;
+    stormReady(entry, ready.recovered);
+  });
+  socket.on('connect_error', () => {
+    if (entry.storm) entry.storm.connectErrors++;
+  });
+  socket.io.on('reconnect_attempt', () => {
+    if (entry.storm) entry.storm.attemptUs = monotonicMicros();
   });
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => {
-      entry.connected = true;
-      resolve();
-    });
+    socket.once('connect', () => resolve());
     socket.once('connect_error', (error) => {
       socket.disconnect();
       reject(error);
@@ -136,6 +183,69 @@ function beginRun(params: BeginRunParams): { devices: number } {
   return { devices: devices.length };
 }
 
+/**
+ * Every client of one instance reconnects at once, each to another instance (what a load balancer does when an
+ * instance's connections drop). socket.io-client's Manager has no public way to change its target, so its `uri` is
+ * set directly: `open()` builds the next engine from it. Then either the worker closes the transports (close storm)
+ * or the coordinator kills the instance (kill storm); socket.io-client reconnects with its default backoff.
+ */
+function storm(params: StormParams): { clients: number } {
+  const current = requireRun();
+  const others = params.urls.map((url, instanceIndex) => ({ instanceIndex, url })).filter((entry) => entry.instanceIndex !== params.instanceIndex);
+  if (others.length === 0) throw new Error('a storm needs at least two instances');
+  const devices = current.devices.filter((device) => device.connected && device.spec.instanceIndex === params.instanceIndex);
+  const closedUs = monotonicMicros();
+  devices.forEach((device, index) => {
+    const to = others[index % others.length];
+    device.storm = { to, connectErrors: 0 };
+    (device.socket.io as unknown as { uri: string }).uri = `${to.url}${device.namespace}`;
+    // From now on it is a client of that instance, whenever it gets there (even after the run).
+    device.spec = { ...device.spec, instanceIndex: to.instanceIndex, url: to.url };
+  });
+  if (params.close) {
+    for (const device of devices) {
+      if (device.storm) device.storm.closedUs = closedUs;
+      device.socket.io.engine.close();
+    }
+  }
+  current.stormed = [...(current.stormed ?? []), ...devices];
+  return { clients: devices.length };
+}
+
+function stormSummary(stormed: readonly Device[], published: number): WorkerStormSummary {
+  const reconnectMs = new SampleBuffer(stormed.length + 1);
+  const handshakeMs = new SampleBuffer(stormed.length + 1);
+  const summary: WorkerStormSummary = {
+    clients: stormed.length,
+    reconnected: 0,
+    recovered: 0,
+    connectErrors: 0,
+    reconnectMs: new Float64Array(0),
+    handshakeMs: new Float64Array(0),
+    lost: 0,
+    duplicates: 0,
+  };
+  for (const device of stormed) {
+    const storm = device.storm;
+    if (storm) {
+      summary.connectErrors += storm.connectErrors;
+      if (storm.readyUs !== undefined) {
+        summary.reconnected++;
+        if (storm.recovered) summary.recovered++;
+        if (storm.closedUs !== undefined) reconnectMs.push((storm.readyUs - storm.closedUs) / 1000);
+        if (storm.attemptUs !== undefined) handshakeMs.push((storm.readyUs - storm.attemptUs) / 1000);
+      }
+    }
+    const ledger = device.ledger?.summary(published);
+    summary.lost += ledger?.lost ?? 0;
+    summary.duplicates += ledger?.duplicates ?? 0;
+    device.storm = undefined;
+  }
+  summary.reconnectMs = reconnectMs.toArray();
+  summary.handshakeMs = handshakeMs.toArray();
+  return summary;
+}
+
 function requireRun(): Run {
   if (!run) throw new Error('no run in progress');
   return run;
@@ -178,6 +288,7 @@ function endRun(published: number): WorkerRunSummary {
     summary.duplicates += ledger.duplicates;
     summary.misdelivered += ledger.misdelivered;
   }
+  if (current.stormed) summary.storm = stormSummary(current.stormed, published);
   run = undefined;
   return summary;
 }
@@ -195,4 +306,9 @@ serveRpc<WorkerMethods>({
   progress: ({ published }) => progress(published),
   endRun: ({ published }) => endRun(published),
   disconnect: ({ system }) => disconnect(system),
+  storm,
+  connected: ({ system }) => {
+    const devices = devicesBySystem.get(system) ?? [];
+    return { connected: devices.filter((device) => device.connected).length, devices: devices.length };
+  },
 });

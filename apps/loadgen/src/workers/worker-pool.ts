@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '../ipc/ipc-rpc.js';
 import type { SystemName } from '../runner/sweep-planner.js';
-import type { ConnectResult, ProgressResult, WorkerMethods, WorkerRunSummary } from './worker-protocol.js';
+import type { ConnectResult, ProgressResult, StormParams, WorkerMethods, WorkerRunSummary } from './worker-protocol.js';
 import { splitAmongWorkers, type DeviceSpec } from './workload.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./client-worker.js', import.meta.url));
@@ -30,11 +30,11 @@ export class WorkerPool {
     return this.workers.flatMap((worker) => (worker.child.pid === undefined ? [] : [worker.child.pid]));
   }
 
-  async connect(system: SystemName, namespace: string, devices: readonly DeviceSpec[], jwtSecret: string, timeoutMs: number): Promise<ConnectResult> {
+  async connect(system: SystemName, namespace: string, devices: readonly DeviceSpec[], jwtSecret: string, timeoutMs: number, reconnect = false): Promise<ConnectResult> {
     const shares = splitAmongWorkers(devices, this.workers.length);
     const results = await Promise.all(
       this.workers.map((worker, index) =>
-        worker.rpc.call('connect', { system, namespace, devices: shares[index], jwtSecret, concurrency: 50, timeoutMs }, timeoutMs * 4 + 60_000),
+        worker.rpc.call('connect', { system, namespace, devices: shares[index], jwtSecret, concurrency: 50, timeoutMs, reconnect }, timeoutMs * 4 + 60_000),
       ),
     );
     return {
@@ -59,6 +59,18 @@ export class WorkerPool {
 
   async endRun(published: number): Promise<WorkerRunSummary[]> {
     return Promise.all(this.workers.map((worker) => worker.rpc.call('endRun', { published })));
+  }
+
+  /** Starts a storm in every worker at once; resolves with the number of clients that were on the instance. */
+  async storm(params: StormParams): Promise<number> {
+    const results = await Promise.all(this.workers.map((worker) => worker.rpc.call('storm', params)));
+    return results.reduce((sum, result) => sum + result.clients, 0);
+  }
+
+  /** Clients of the system connected right now, and how many it has. */
+  async connected(system: SystemName): Promise<{ connected: number; devices: number }> {
+    const results = await Promise.all(this.workers.map((worker) => worker.rpc.call('connected', { system })));
+    return { connected: results.reduce((sum, result) => sum + result.connected, 0), devices: results.reduce((sum, result) => sum + result.devices, 0) };
   }
 
   async disconnect(system: SystemName): Promise<void> {

@@ -9,6 +9,11 @@ export interface ConnectParams {
   /** Handshakes in flight at once per worker. */
   concurrency: number;
   timeoutMs: number;
+  /**
+   * socket.io-client's own reconnection (default delays: first attempt after 0.5-1.5 s), for reconnect storms; off
+   * otherwise, so a dropped client stays visible as one.
+   */
+  reconnect: boolean;
 }
 
 export interface ConnectResult {
@@ -24,6 +29,35 @@ export interface BeginRunParams {
   users: number;
   /** Expected notifications per device, to size the ledgers up front. */
   expectedPerDevice: number;
+}
+
+export interface StormParams {
+  system: SystemName;
+  /** Every client connected to this instance reconnects, each to one of the other instances (round robin). */
+  instanceIndex: number;
+  /** Base URLs of all the system's instances, by index. */
+  urls: string[];
+  /** Close the clients' transports now (else the instance is about to be killed: they see it go). */
+  close: boolean;
+}
+
+/** What the clients of one instance went through in a storm, as seen by one worker. */
+export interface WorkerStormSummary {
+  /** Clients that were connected to the stormed instance. */
+  clients: number;
+  /** Back and ready: connected (Herald: session.ready received). */
+  reconnected: number;
+  /** Reconnected with their state recovered: Herald's session.ready.recovered, socket.io's socket.recovered. */
+  recovered: number;
+  /** Refused handshakes (connect_error) while reconnecting. */
+  connectErrors: number;
+  /** Transport gone to ready, per reconnected client, ms. */
+  reconnectMs: Float64Array;
+  /** Last reconnection attempt (after socket.io-client's backoff) to ready, ms. */
+  handshakeMs: Float64Array;
+  /** Ledger figures of the stormed clients alone. */
+  lost: number;
+  duplicates: number;
 }
 
 export interface ProgressResult {
@@ -50,6 +84,8 @@ export interface WorkerRunSummary {
   connectedAtEnd: number;
   /** This worker's own event loop delay p99 during the run: a loaded load generator shows here. */
   lagP99Ms: number;
+  /** Present when the run had a storm. */
+  storm?: WorkerStormSummary;
 }
 
 export type WorkerMethods = {
@@ -58,4 +94,6 @@ export type WorkerMethods = {
   progress: { params: { published: number }; result: ProgressResult };
   endRun: { params: { published: number }; result: WorkerRunSummary };
   disconnect: { params: { system: SystemName }; result: { closed: number } };
+  storm: { params: StormParams; result: { clients: number } };
+  connected: { params: { system: SystemName }; result: { connected: number; devices: number } };
 };
