@@ -277,8 +277,10 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
     if (done.length === 0) return;
     try {
+      // Sent together, not as a transaction: MULTI/EXEC would be two more commands per batch for nothing (an entry
+      // deleted but still pending is dropped from the pending list by the next claim).
       await this.writer
-        .multi()
+        .pipeline()
         .xack(COMMAND_STREAM, COMMAND_GROUP, ...done)
         .xdel(COMMAND_STREAM, ...done)
         .exec();
