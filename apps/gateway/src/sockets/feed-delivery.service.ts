@@ -126,11 +126,6 @@ export class FeedDeliveryService {
     this.router.leave(keysOf(device, device.user).route);
   }
 
-  /** Sockets of this user on this instance. */
-  localSocketsOf(userId: string): number {
-    return this.namespace.adapter.rooms.get(userRoom(userId))?.size ?? 0;
-  }
-
   private route(channel: string, raw: string): void {
     const message = parseRouteMessage(raw);
     if (message === undefined) {
