@@ -153,13 +153,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
       return;
     }
     try {
-      if (this.reader) {
-        const renewed = (await this.writer.eval(RENEW_SCRIPT, 1, INGEST_LEASE_KEY, consumer, leaseMs)) as number;
-        if (renewed !== 1) {
-          this.reader = false;
-          this.log.warn('lost the command stream lease: another instance reads the stream now');
-        }
-      } else if ((await this.writer.set(INGEST_LEASE_KEY, consumer, 'PX', leaseMs, 'NX')) === 'OK') {
+      const held = ((await this.writer.eval(LEASE_SCRIPT, 1, INGEST_LEASE_KEY, consumer, leaseMs)) as number) === 1;
+      if (this.reader && !held) {
+        this.reader = false;
+        this.log.warn('lost the command stream lease: another instance reads the stream now');
+      } else if (!this.reader && held) {
         this.log.log('took the command stream lease: this instance reads the stream');
         // What the previous reader read and never acknowledged comes first, in stream order: it has been idle at least
         // since that reader stopped renewing.
@@ -405,10 +403,16 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   }
 }
 
-/** Renews the lease if this instance still holds it. KEYS: lease. ARGV: consumer, lease ms. */
-const RENEW_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
+/**
+ * Takes the lease when nobody holds it, renews it when this instance does (also after a failed renewal: the lease is
+ * still its own until it expires). Returns 1 while held. KEYS: lease. ARGV: consumer, lease ms.
+ */
+const LEASE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 `;
 
 /** Gives the lease up if this instance holds it. KEYS: lease. ARGV: consumer. */
