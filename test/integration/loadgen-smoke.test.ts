@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runLoadgen } from '@herald/testing';
+import { cleanUp, runBenchSmoke, runLoadgen, type BenchSmokeRun } from '@herald/testing';
 import type { BenchReport } from '../../apps/loadgen/src/report/bench-report.js';
 
 // A few clients for a second, against Herald and every baseline: the harness must keep working (it is not a benchmark).
@@ -14,46 +11,20 @@ const RATE = 20;
 const SYSTEMS = ['herald', 'local', 'streams', 'baseline'] as const;
 
 describe('benchmark harness smoke run', () => {
-  let dir: string;
+  let smoke: BenchSmokeRun | undefined;
   let report: BenchReport;
   let stdout: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
-    const outcome = await runLoadgen([
-      '--rates',
-      String(RATE),
-      '--duration',
-      '1',
-      '--instances',
-      '2',
-      '--connections',
-      String(CONNECTIONS),
-      '--users',
-      String(USERS),
-      '--workers',
-      '2',
-      '--warmup',
-      '0.5',
-      '--systems',
-      SYSTEMS.join(','),
-      // Speed is the benchmark's business, not a test's: a busy CI machine must not fail the run on latency.
-      '--max-p99',
-      '10000',
-      '--out',
-      dir,
-      '--json',
-      join(dir, 'report.json'),
-      '--quiet',
-    ]);
-    assert.equal(outcome.code, 0, `bench exited ${outcome.code}:\n${outcome.stderr}\n${outcome.stdout}`);
-    stdout = outcome.stdout;
-    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as BenchReport;
+    smoke = await runBenchSmoke(['--rates', String(RATE), '--duration', '1', '--warmup', '0.5', '--systems', SYSTEMS.join(',')], {
+      connections: CONNECTIONS,
+      users: USERS,
+    });
+    report = smoke.report;
+    stdout = smoke.stdout;
   });
 
-  after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => cleanUp(smoke));
 
   for (const system of SYSTEMS) {
     it(`${system}: every client connects and every notification arrives exactly once, from both instances`, () => {
@@ -118,54 +89,38 @@ describe('benchmark harness smoke run', () => {
 });
 
 describe('benchmark harness smoke sweep', () => {
-  let dir: string;
+  let smoke: BenchSmokeRun | undefined;
   let report: BenchReport;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'herald-bench-sweep-'));
     // Two escalation rates that both systems pass, then the comparison at half the bare baseline's (lower-bound) saturation.
-    const outcome = await runLoadgen([
-      '--systems',
-      'herald,local',
-      '--start-rate',
-      '10',
-      '--rate-factor',
-      '2',
-      '--max-rate',
-      '20',
-      '--duration',
-      '0.5',
-      '--warmup',
-      '0',
-      '--compare-repeats',
-      '2',
-      '--compare-duration',
-      '0.5',
-      '--compare-settle',
-      '0.5',
-      '--instances',
-      '2',
-      '--connections',
-      String(CONNECTIONS),
-      '--users',
-      String(USERS),
-      '--workers',
-      '2',
-      '--max-p99',
-      '10000',
-      '--out',
-      dir,
-      '--json',
-      join(dir, 'report.json'),
-      '--quiet',
-    ]);
-    assert.equal(outcome.code, 0, `bench exited ${outcome.code}:\n${outcome.stderr}\n${outcome.stdout}`);
-    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as BenchReport;
+    smoke = await runBenchSmoke(
+      [
+        '--systems',
+        'herald,local',
+        '--start-rate',
+        '10',
+        '--rate-factor',
+        '2',
+        '--max-rate',
+        '20',
+        '--duration',
+        '0.5',
+        '--warmup',
+        '0',
+        '--compare-repeats',
+        '2',
+        '--compare-duration',
+        '0.5',
+        '--compare-settle',
+        '0.5',
+      ],
+      { connections: CONNECTIONS, users: USERS },
+    );
+    report = smoke.report;
   });
 
-  after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => cleanUp(smoke));
 
   const counter = (runId: string): number => Number(runId.split('-')[1]);
 

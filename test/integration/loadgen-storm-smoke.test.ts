@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runLoadgen } from '@herald/testing';
+import { cleanUp, runBenchSmoke, type BenchSmokeRun } from '@herald/testing';
 import type { BenchReport } from '../../apps/loadgen/src/report/bench-report.js';
 
 // A reconnect storm with a few clients: the harness's storm mode must keep working (it is not a benchmark). Herald's
@@ -14,51 +10,35 @@ const USERS = 3;
 const RATE = 20;
 
 describe('benchmark harness smoke storm', () => {
-  let dir: string;
+  let smoke: BenchSmokeRun | undefined;
   let report: BenchReport;
   let stdout: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'herald-bench-storm-'));
-    const outcome = await runLoadgen([
-      '--storm',
-      '--systems',
-      'herald,local',
-      '--rates',
-      String(RATE),
-      '--duration',
-      '1.5',
-      '--storm-at',
-      '0.3',
-      // Long enough for socket.io-client's first reconnection (0.5-1.5 s after the storm) and Herald's replay.
-      '--drain-timeout',
-      '2.5',
-      '--instances',
-      '2',
-      '--connections',
-      String(CONNECTIONS),
-      '--users',
-      String(USERS),
-      '--workers',
-      '2',
-      '--warmup',
-      '0',
-      '--max-p99',
-      '10000',
-      '--out',
-      dir,
-      '--json',
-      join(dir, 'report.json'),
-      '--quiet',
-    ]);
-    assert.equal(outcome.code, 0, `bench exited ${outcome.code}:\n${outcome.stderr}\n${outcome.stdout}`);
-    stdout = outcome.stdout;
-    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as BenchReport;
+    smoke = await runBenchSmoke(
+      [
+        '--storm',
+        '--systems',
+        'herald,local',
+        '--rates',
+        String(RATE),
+        '--duration',
+        '1.5',
+        '--storm-at',
+        '0.3',
+        // Long enough for socket.io-client's first reconnection (0.5-1.5 s after the storm) and Herald's replay.
+        '--drain-timeout',
+        '2.5',
+        '--warmup',
+        '0',
+      ],
+      { connections: CONNECTIONS, users: USERS },
+    );
+    report = smoke.report;
+    stdout = smoke.stdout;
   });
 
-  after(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => cleanUp(smoke));
 
   it('moves every client of instance 0 to instance 1 and brings each back', () => {
     for (const system of ['herald', 'local'] as const) {

@@ -28,29 +28,43 @@ async function connectRedis(url: string): Promise<RedisClientType> {
   return client;
 }
 
-/** What Herald's publishers send: a `notify.user` command appended to the command stream (what HeraldPublisher does). */
-export class HeraldCommandPublisher implements NotificationPublisher {
+/** One Redis client per publisher; a refused or failed write is counted, never awaited by the pacer. */
+abstract class RedisPublisher implements NotificationPublisher {
   errors = 0;
 
-  private constructor(private readonly client: RedisClientType) {}
+  constructor(protected readonly client: RedisClientType) {}
 
+  abstract publish(userIndex: number, payload: BenchPayload): void;
+
+  protected count(write: Promise<unknown>): void {
+    write.catch(() => this.errors++);
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close();
+  }
+}
+
+/** The `notify.user` command of a bench notification, as Herald's publishers send it. */
+function benchCommand(userIndex: number, payload: BenchPayload): NotifyUserInput {
+  return { userId: userIdOf(userIndex), type: BENCH_NOTIFICATION_TYPE, id: benchId(payload), sentAt: Date.now(), data: payload };
+}
+
+/** The envelope a baseline's own users would build (Herald's shape, without the cursor only a store can give). */
+function benchEnvelope(payload: BenchPayload): Omit<NotificationEnvelope, 'cursor'> {
+  return { id: benchId(payload), type: BENCH_NOTIFICATION_TYPE, data: payload, createdAt: new Date().toISOString() };
+}
+
+const benchId = (payload: BenchPayload): string => `${payload.run}:${payload.seq}`;
+
+/** What Herald's publishers send: a `notify.user` command appended to the command stream (what HeraldPublisher does). */
+export class HeraldCommandPublisher extends RedisPublisher {
   static async connect(redisUrl: string): Promise<HeraldCommandPublisher> {
     return new HeraldCommandPublisher(await connectRedis(redisUrl));
   }
 
   publish(userIndex: number, payload: BenchPayload): void {
-    const command: NotifyUserInput = {
-      userId: userIdOf(userIndex),
-      type: BENCH_NOTIFICATION_TYPE,
-      id: `${payload.run}:${payload.seq}`,
-      sentAt: Date.now(),
-      data: payload,
-    };
-    this.client.xAdd(COMMAND_STREAM, '*', { pattern: Patterns.NotifyUser, data: JSON.stringify(command) }).catch(() => this.errors++);
-  }
-
-  async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    this.count(this.client.xAdd(COMMAND_STREAM, '*', { pattern: Patterns.NotifyUser, data: JSON.stringify(benchCommand(userIndex, payload)) }));
   }
 }
 
@@ -59,13 +73,13 @@ interface EmitterEvents {
 }
 
 /** What the baseline's users would do: build the client payload themselves and emit it to the room via @socket.io/redis-emitter. */
-export class BaselineEmitterPublisher implements NotificationPublisher {
-  errors = 0;
+export class BaselineEmitterPublisher extends RedisPublisher {
   private readonly emitter: Emitter<EmitterEvents>;
 
-  private constructor(private readonly client: RedisClientType) {
+  private constructor(client: RedisClientType) {
+    super(client);
     // The emitter fires PUBLISH and drops the promise; this hands it the client with failures counted instead.
-    const counted = { publish: (channel: string, message: Buffer | string) => client.publish(channel, message).catch(() => this.errors++) };
+    const counted = { publish: (channel: string, message: Buffer | string) => this.count(client.publish(channel, message)) };
     this.emitter = new Emitter<EmitterEvents>(counted).of(NOTIFICATIONS_NAMESPACE);
   }
 
@@ -74,18 +88,8 @@ export class BaselineEmitterPublisher implements NotificationPublisher {
   }
 
   publish(userIndex: number, payload: BenchPayload): void {
-    this.emitter.to(userRoom(userIdOf(userIndex))).emit(ClientEvents.Notification, {
-      id: `${payload.run}:${payload.seq}`,
-      type: BENCH_NOTIFICATION_TYPE,
-      data: payload,
-      createdAt: new Date().toISOString(),
-      // The baseline stores nothing; its envelope carries a cursor only to have Herald's shape.
-      cursor: `${payload.run}.${payload.seq}`,
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    // The baseline stores nothing; its envelope carries a cursor only to have Herald's shape.
+    this.emitter.to(userRoom(userIdOf(userIndex))).emit(ClientEvents.Notification, { ...benchEnvelope(payload), cursor: `${payload.run}.${payload.seq}` });
   }
 }
 
@@ -93,28 +97,13 @@ export class BaselineEmitterPublisher implements NotificationPublisher {
  * What Herald's previous publishers sent, and what the `local` baseline (and Herald before durable delivery) reads: a
  * `notify.user` command in Nest's Redis transport wire format, PUBLISHed on its channel; every instance receives it.
  */
-export class PubSubCommandPublisher implements NotificationPublisher {
-  errors = 0;
-
-  private constructor(private readonly client: RedisClientType) {}
-
+export class PubSubCommandPublisher extends RedisPublisher {
   static async connect(redisUrl: string): Promise<PubSubCommandPublisher> {
     return new PubSubCommandPublisher(await connectRedis(redisUrl));
   }
 
   publish(userIndex: number, payload: BenchPayload): void {
-    const command: NotifyUserInput = {
-      userId: userIdOf(userIndex),
-      type: BENCH_NOTIFICATION_TYPE,
-      id: `${payload.run}:${payload.seq}`,
-      sentAt: Date.now(),
-      data: payload,
-    };
-    this.client.publish(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, command)).catch(() => this.errors++);
-  }
-
-  async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    this.count(this.client.publish(Patterns.NotifyUser, encodeCommand(Patterns.NotifyUser, benchCommand(userIndex, payload))));
   }
 }
 
@@ -133,38 +122,24 @@ const EMITTER_UID = 'emitter';
  * adapter's stream with the adapter's approximate trimming, exactly what a server's `io.to(room).emit()` appends.
  * Every instance reads it, delivers to its sockets in the room and stamps the entry id as the recovery offset.
  */
-export class StreamsEmitterPublisher implements NotificationPublisher {
-  errors = 0;
-
-  private constructor(private readonly client: RedisClientType) {}
-
+export class StreamsEmitterPublisher extends RedisPublisher {
   static async connect(redisUrl: string): Promise<StreamsEmitterPublisher> {
     return new StreamsEmitterPublisher(await connectRedis(redisUrl));
   }
 
   publish(userIndex: number, payload: BenchPayload): void {
-    const envelope: Omit<NotificationEnvelope, 'cursor'> = {
-      id: `${payload.run}:${payload.seq}`,
-      type: BENCH_NOTIFICATION_TYPE,
-      data: payload,
-      createdAt: new Date().toISOString(),
-    };
     const data = JSON.stringify({
-      packet: { type: PacketType.EVENT, data: [ClientEvents.Notification, envelope], nsp: NOTIFICATIONS_NAMESPACE },
+      packet: { type: PacketType.EVENT, data: [ClientEvents.Notification, benchEnvelope(payload)], nsp: NOTIFICATIONS_NAMESPACE },
       opts: { rooms: [userRoom(userIdOf(userIndex))], except: [], flags: {} },
     });
-    this.client
-      .xAdd(
+    this.count(
+      this.client.xAdd(
         STREAMS_ADAPTER_STREAM,
         '*',
         { uid: EMITTER_UID, nsp: NOTIFICATIONS_NAMESPACE, type: CLUSTER_BROADCAST, data },
         { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: STREAMS_MAX_LEN } },
-      )
-      .catch(() => this.errors++);
-  }
-
-  async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+      ),
+    );
   }
 }
 
