@@ -1,3 +1,5 @@
+import { GapReasons } from './client-events.js';
+
 /**
  * Closed sets of metric label values. A label value outside these sets would be an unbounded series,
  * so every raw value (a socket.io reason, an engine error code) is mapped onto one of them.
@@ -56,3 +58,27 @@ export const ClientErrorKinds = {
   Other: 'other',
 } as const;
 export type ClientErrorKind = (typeof ClientErrorKinds)[keyof typeof ClientErrorKinds];
+
+/** How a notification was written to a socket: the `path` label of `herald_socket_writes_total`. */
+export const SocketWritePaths = {
+  /** One pre-built WebSocket frame, written straight to the socket (sockets/socket-writer.ts). */
+  Frame: 'frame',
+  /** engine.io's own path, because the socket needs it: long-polling, an upgrade under way, packets queued, deflate. */
+  Engine: 'engine',
+  /** engine.io's path because the WebSocket internals the fast path uses were not found: the ws library changed. */
+  Fallback: 'fallback',
+} as const;
+export type SocketWritePath = (typeof SocketWritePaths)[keyof typeof SocketWritePaths];
+
+/** What the resume of a user's feed did: the `outcome` label of `herald_resumes_total`. */
+export const ResumeOutcomes = {
+  /** No cursor, or nothing after it. */
+  None: 'none',
+  /** Notifications were replayed and nothing is missing. */
+  Replayed: 'replayed',
+  ...GapReasons,
+} as const;
+export type ResumeOutcome = (typeof ResumeOutcomes)[keyof typeof ResumeOutcomes];
+
+/** The `pattern` label of a dead-lettered stream entry whose pattern is not one of Herald's. */
+export const UNKNOWN_PATTERN_LABEL = 'unknown';

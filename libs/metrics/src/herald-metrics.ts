@@ -5,7 +5,9 @@ import {
   ConnectRefusalReasons,
   DisconnectReasonLabels,
   Feeds,
-  GapReasons,
+  ResumeOutcomes,
+  SocketWritePaths,
+  UNKNOWN_PATTERN_LABEL,
   NOTIFY_PATTERNS,
   Patterns,
   RedisClientRoles,
@@ -15,6 +17,8 @@ import {
   type ConnectRefusalReason,
   type DisconnectReasonLabel,
   type Feed,
+  type ResumeOutcome,
+  type SocketWritePath,
   type NotifyPattern,
   type Pattern,
   type RedisClientRoleLabel,
@@ -23,13 +27,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { disconnectReasonLabel, engineErrorKind } from './label-maps.js';
 
 export const METRIC_PREFIX = 'herald_';
-
-/** The `pattern` label of a dead-lettered stream entry whose pattern is not one of Herald's. */
-export const UNKNOWN_PATTERN = 'unknown';
-export const RESUME_OUTCOMES = ['none', 'replayed', ...Object.values(GapReasons)] as const;
-export type ResumeOutcome = (typeof RESUME_OUTCOMES)[number];
-export const WRITE_PATHS = ['frame', 'engine'] as const;
-export type WritePathLabel = (typeof WRITE_PATHS)[number];
 
 const isPattern = (value: string): value is Pattern => (Object.values(Patterns) as string[]).includes(value);
 
@@ -102,9 +99,9 @@ export class HeraldMetrics {
   private readonly replays: Record<Feed, Counter.Internal>;
   private readonly resumes: Record<ResumeOutcome, Counter.Internal>;
   private readonly liveDuplicates: Counter;
-  private readonly deadLettered: Record<Pattern | typeof UNKNOWN_PATTERN, Counter.Internal>;
+  private readonly deadLettered: Record<Pattern | typeof UNKNOWN_PATTERN_LABEL, Counter.Internal>;
   private readonly ingestFailures: Counter;
-  private readonly socketWrites: Record<WritePathLabel, DeferredCount>;
+  private readonly socketWrites: Record<SocketWritePath, DeferredCount>;
   private readonly fastJson: Gauge;
   private routeSubscriptionsSource: () => number = () => 0;
 
@@ -240,7 +237,7 @@ export class HeraldMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.resumes = childrenOf(RESUME_OUTCOMES, (outcome) => zeroed(resumes, { outcome }));
+    this.resumes = childrenOf(values(ResumeOutcomes), (outcome) => zeroed(resumes, { outcome }));
     this.liveDuplicates = new Counter({
       name: name('live_duplicates_skipped_total'),
       help: 'Routed notifications not written to a socket because it already had them (a replay wrote them first).',
@@ -253,7 +250,7 @@ export class HeraldMetrics {
       labelNames: ['pattern'],
       registers,
     });
-    this.deadLettered = childrenOf([...values(Patterns), UNKNOWN_PATTERN], (pattern) => zeroed(deadLettered, { pattern }));
+    this.deadLettered = childrenOf([...values(Patterns), UNKNOWN_PATTERN_LABEL], (pattern) => zeroed(deadLettered, { pattern }));
     this.ingestFailures = new Counter({
       name: name('ingest_failures_total'),
       help: 'Attempts to process a command from the command stream that failed (it is retried, then dead-lettered).',
@@ -269,7 +266,7 @@ export class HeraldMetrics {
         for (const count of Object.values<DeferredCount>(this.socketWrites)) count.flush();
       },
     });
-    this.socketWrites = childrenOf(WRITE_PATHS, (path) => new DeferredCount(zeroed(writes, { path })));
+    this.socketWrites = childrenOf(values(SocketWritePaths), (path) => new DeferredCount(zeroed(writes, { path })));
     this.fastJson = new Gauge({
       name: name('socket_writer_fast_json'),
       help: 'Whether stored notifications are framed as JSON text without parsing (1), or parsed and encoded by socket.io (0).',
@@ -378,14 +375,14 @@ export class HeraldMetrics {
   }
 
   commandDeadLettered(pattern: string): void {
-    this.deadLettered[isPattern(pattern) ? pattern : UNKNOWN_PATTERN].inc();
+    this.deadLettered[isPattern(pattern) ? pattern : UNKNOWN_PATTERN_LABEL].inc();
   }
 
   ingestFailed(): void {
     this.ingestFailures.inc();
   }
 
-  socketWrite(path: WritePathLabel): void {
+  socketWrite(path: SocketWritePath): void {
     this.socketWrites[path].add(1);
   }
 

@@ -4,6 +4,8 @@ import {
   ClientEvents,
   Feeds,
   GapReasons,
+  ResumeOutcomes,
+  SocketWritePaths,
   NOTIFY_PATTERNS,
   Patterns,
   formatCursor,
@@ -115,7 +117,7 @@ export class FeedDeliveryService {
     const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
     if (gone(socket)) return;
     socket.emit(ClientEvents.SessionReady, { ...user, broadcast });
-    this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? 'replayed' : 'none'));
+    this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? ResumeOutcomes.Replayed : ResumeOutcomes.None));
     await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
   }
 
@@ -179,8 +181,14 @@ export class FeedDeliveryService {
     const path = this.writer.write(device.socket, event);
     if (path === undefined) return false;
     this.metrics.socketWrite(path);
+    if (path === SocketWritePaths.Fallback && !this.fallbackLogged) {
+      this.fallbackLogged = true;
+      this.logger.warn('WebSocket internals not found: notifications take engine.io\'s slower path (herald_socket_writes_total{path="fallback"})');
+    }
     return true;
   }
+
+  private fallbackLogged = false;
 
   /** Replays what came after the client's cursor; leaves the state syncing (live ones wait until `flush`). */
   private async resume(device: Device, state: FeedState, since: unknown): Promise<FeedReady> {

@@ -65,6 +65,7 @@ describe('SocketWriter', () => {
     await io.close();
   });
 
+  // The test that fails when engine.io or ws change the internals the fast path reads (the write then says 'fallback').
   it('writes the finished frame straight to an idle WebSocket, and the client decodes what socket.io would have sent', async () => {
     const ann = await join('ann');
     const payload = { id: 'n1', text: 'héllo ✓', nested: { list: [1, null, true] } };
@@ -72,6 +73,22 @@ describe('SocketWriter', () => {
     await waitFor(() => ann.received.length === 1);
     assert.deepEqual(ann.received, [payload]);
     assert.equal(ann.engineWrites.count, 0, "an idle WebSocket must not take engine.io's per-packet path");
+  });
+
+  it('counts a fallback, and still writes through engine.io, when the WebSocket internals are not where the fast path looks', () => {
+    // What an engine.io or ws release that moved them would look like to the writer: an idle, open WebSocket
+    // transport without ws' sender (or without its socket). ws itself cannot run without them, hence stand-ins here.
+    const written: string[] = [];
+    const idleWebSocket = (socket?: object) => ({
+      conn: { readyState: 'open', writeBuffer: [], transport: { name: 'websocket', writable: true, socket }, write: (packet: string) => written.push(packet) },
+    });
+    const event = writer.encode('note', { id: 'k1' });
+    assert.equal(writer.write(idleWebSocket({ readyState: 1 }), event), 'fallback');
+    assert.equal(writer.write(idleWebSocket(undefined), event), 'fallback');
+    assert.equal(writer.write(idleWebSocket({ readyState: 1, _sender: {} }), event), 'fallback');
+    assert.deepEqual(written, [event.packet, event.packet, event.packet]);
+    // A closing WebSocket takes engine.io's path for its own reasons: not a fallback.
+    assert.equal(writer.write(idleWebSocket({ readyState: 2, _sender: { sendFrame: () => undefined } }), event), 'engine');
   });
 
   it("falls back to engine.io's path for a long-polling client", async () => {

@@ -1,3 +1,5 @@
+import { SocketWritePaths, type SocketWritePath } from '@herald/contracts';
+
 /**
  * The one way notifications reach a socket: an event encoded once, written to each socket it is for.
  *
@@ -55,7 +57,7 @@ export class SocketWriter {
   }
 }
 
-export type WritePath = 'frame' | 'engine';
+export type WritePath = SocketWritePath;
 
 /** What it reads of a socket.io Namespace: its name and the server's encoder. */
 export interface LocalNamespace {
@@ -103,7 +105,7 @@ interface EngineTransport {
   name: string;
   writable: boolean;
   perMessageDeflate?: unknown;
-  socket?: { readyState?: number; _sender?: WsSender };
+  socket?: { readyState?: number; _sender?: Partial<WsSender> };
 }
 interface EngineSocket {
   readyState: string;
@@ -116,21 +118,19 @@ const WS_OPEN = 1;
 
 function write(socket: { readonly conn: object }, encoded: EncodedEvent): WritePath | undefined {
   const conn = socket.conn as unknown as EngineSocket;
-  const transport = conn.transport;
-  if (
-    conn.readyState === 'open' &&
-    conn.writeBuffer?.length === 0 &&
-    transport.name === 'websocket' &&
-    transport.writable &&
-    !transport.perMessageDeflate &&
-    transport.socket?.readyState === WS_OPEN &&
-    transport.socket._sender !== undefined
-  ) {
-    transport.socket._sender.sendFrame(encoded.frame);
-    return 'frame';
-  }
   if (conn.readyState !== 'open') return undefined;
+  const transport = conn.transport;
+  const idleWebSocket = conn.writeBuffer?.length === 0 && transport.name === 'websocket' && transport.writable && !transport.perMessageDeflate;
+  const ws = idleWebSocket ? transport.socket : undefined;
+  const sendFrame = ws?._sender?.sendFrame;
+  if (ws?.readyState === WS_OPEN && typeof sendFrame === 'function') {
+    sendFrame.call(ws._sender, encoded.frame);
+    return SocketWritePaths.Frame;
+  }
   // socket.io's own client write: engine.io queues it behind anything pending and encodes it for its transport.
   conn.write(encoded.packet);
-  return 'engine';
+  // An idle WebSocket whose ws internals are not where the fast path looks (no socket, no readyState, no sender): a
+  // changed dependency, counted apart from the sockets that need engine.io's path anyway (polling, closing...).
+  const internalsFound = ws !== undefined && typeof ws.readyState === 'number' && (ws.readyState !== WS_OPEN || typeof sendFrame === 'function');
+  return idleWebSocket && !internalsFound ? SocketWritePaths.Fallback : SocketWritePaths.Engine;
 }
