@@ -2,7 +2,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, onConnectionChange, whenReady } from './redis-connection.js';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
@@ -48,25 +49,12 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   async connectToRedis(): Promise<void> {
-    const pub = new Redis(this.options.url, {
-      lazyConnect: true,
-      // Reconnect forever with capped backoff; commands wait in the offline queue meanwhile (no per-request limit).
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
-      maxRetriesPerRequest: null,
-    });
-    const sub = pub.duplicate();
+    const pub = createRedisClient(this.options.url);
+    const sub = createRedisClient(this.options.url);
     this.clients.set('adapter_pub', pub);
     this.clients.set('adapter_sub', sub);
     for (const [role, client] of this.clients) this.watch(role, client);
-    // Wait until both are ready, however many attempts that takes: ioredis's connect() rejects on a failed first
-    // attempt while its retry strategy goes on connecting in the background.
-    await Promise.all(
-      [pub, sub].map(async (client) => {
-        const ready = new Promise<void>((resolve) => client.once('ready', () => resolve()));
-        client.connect().catch(() => undefined);
-        await ready;
-      }),
-    );
+    await Promise.all([pub, sub].map(whenReady));
     this.adapterConstructor = createAdapter(pub, sub, {
       key: this.options.key ?? 'herald#io',
       requestsTimeout: this.options.requestsTimeoutMs ?? 3000,
@@ -136,23 +124,14 @@ export class RedisIoAdapter extends IoAdapter {
 
   private watch(role: RedisIoClientRole, client: Redis): void {
     let connected = false;
-    const set = (next: boolean): void => {
-      if (next === connected) return;
-      connected = next;
-      for (const listener of this.listeners) listener(role, next);
-    };
-    // Without an error listener ioredis logs every connection error to stderr itself.
     client.on('error', (error: Error) => {
       if (connected) this.log.error(`redis ${role} error: ${error.message}`);
     });
-    client.on('ready', () => {
-      this.log.log(`redis ${role} connected`);
-      set(true);
+    onConnectionChange(client, (next) => {
+      connected = next;
+      if (next) this.log.log(`redis ${role} connected`);
+      else if (!this.disposing) this.log.warn(`redis ${role} connection lost, reconnecting`);
+      for (const listener of this.listeners) listener(role, next);
     });
-    client.on('close', () => {
-      if (connected && !this.disposing) this.log.warn(`redis ${role} connection lost, reconnecting`);
-      set(false);
-    });
-    client.on('end', () => set(false));
   }
 }

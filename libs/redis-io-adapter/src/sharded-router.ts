@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import calculateSlot from 'cluster-key-slot';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, onConnectionChange, whenReady } from './redis-connection.js';
 
 export type RouteListener = (channel: string, message: string) => void;
 export type RouterConnectionListener = (connected: boolean) => void;
@@ -39,12 +40,7 @@ export class ShardedRouter {
   private closing = false;
 
   constructor(url: string) {
-    this.client = new Redis(url, {
-      lazyConnect: true,
-      autoResubscribe: false,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
-    });
+    this.client = createRedisClient(url, { autoResubscribe: false });
     this.client.on('smessage', (channel: string, message: string) => {
       for (const listener of this.listeners) listener(channel, message);
     });
@@ -52,14 +48,12 @@ export class ShardedRouter {
       if (this.connected) this.log.error(`redis route subscriber error: ${error.message}`);
     });
     this.client.on('ready', () => this.onReady());
-    this.client.on('close', () => this.setConnected(false));
+    onConnectionChange(this.client, (connected) => this.setConnected(connected));
   }
 
   /** Resolves once connected; retries in the background however long that takes. */
   async connect(): Promise<void> {
-    const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
-    this.client.connect().catch(() => undefined);
-    await ready;
+    await whenReady(this.client);
   }
 
   get isConnected(): boolean {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { FeedKeys, FeedPosition } from '@herald/contracts';
-import { Redis } from 'ioredis';
+import { createRedisClient, onConnectionChange, whenReady } from '@herald/redis-io-adapter';
+import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { APPEND_SCRIPT, READ_SCRIPT } from './inbox-scripts.js';
 
@@ -61,43 +62,24 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
 
   constructor(config: AppConfig) {
     super();
-    this.client = new Redis(config.redis.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
-    });
-    // Connection errors are reported through RedisStatusService; without a listener ioredis prints them itself.
-    this.client.on('error', () => undefined);
+    this.client = createRedisClient(config.redis.url);
     this.client.on('ready', () => {
       // A script missing from Redis' cache makes its EVALSHA fail and go again as EVAL, after appends sent later: out
       // of order. connect() waits for this before the gateway takes any command; after a reconnection, appends queued
       // while Redis was away are sent before it.
       this.scriptsLoaded = this.loadScripts();
-      this.setConnected(true);
     });
-    this.client.on('close', () => this.setConnected(false));
     this.maxLength = String(config.inbox.maxLength);
     this.maxAgeMs = String(config.inbox.maxAgeMs);
     this.metaTtlMs = String(config.inbox.metaTtlMs);
   }
 
-  private connected = false;
-  private readonly connectionListeners: Array<(connected: boolean) => void> = [];
-
   onConnectionChange(listener: (connected: boolean) => void): void {
-    this.connectionListeners.push(listener);
-  }
-
-  private setConnected(connected: boolean): void {
-    if (this.connected === connected) return;
-    this.connected = connected;
-    for (const listener of this.connectionListeners) listener(connected);
+    onConnectionChange(this.client, listener);
   }
 
   async connect(): Promise<void> {
-    const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
-    this.client.connect().catch(() => undefined);
-    await ready;
+    await whenReady(this.client);
     await this.scriptsLoaded;
   }
 
@@ -169,9 +151,10 @@ const seqOf = (entryId: string): number => Number(entryId.slice(0, entryId.index
 
 /**
  * The epoch a feed gets if this append creates it. Only a feed with no meta (new, expired, or lost) takes it, so it must
- * differ from any epoch the same feed had before: the time in milliseconds does (a feed cannot be created twice in the
- * same millisecond by one instance: its meta has to vanish in between), and the instance's random part tells instances
- * apart. Cheaper than random bytes for every append, which is what this is computed for.
+ * differ from any epoch the same feed had before: the time in milliseconds, the instance's random part and a counter of
+ * this instance's appends (a feed whose meta vanished between two appends of the same millisecond gets another epoch)
+ * make it unique. Cheaper than random bytes for every append, which is what this is computed for.
  */
 const INSTANCE_SALT = randomBytes(3).toString('hex').slice(0, 4);
-const newEpoch = (): string => `${Date.now().toString(36)}${INSTANCE_SALT}`;
+let epochCounter = 0;
+const newEpoch = (): string => `${Date.now().toString(36)}${INSTANCE_SALT}${(epochCounter++ % 1296).toString(36).padStart(2, '0')}`;

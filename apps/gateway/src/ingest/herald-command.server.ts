@@ -11,7 +11,8 @@ import {
   type Pattern,
   type RedisClientRoleLabel,
 } from '@herald/contracts';
-import { Redis } from 'ioredis';
+import { createRedisClient, onConnectionChange, whenReady } from '@herald/redis-io-adapter';
+import type { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { CommandDeserializer, MalformedCommand } from './command.deserializer.js';
 import { jsonText } from './envelope.factory.js';
@@ -135,7 +136,7 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const reader = this.client(RedisClientRoles.Ingest);
     const writer = this.client(RedisClientRoles.TransportPub);
     const subscriber = this.client(RedisClientRoles.TransportSub);
-    await Promise.all([reader, writer, subscriber].map((client) => connected(client)));
+    await Promise.all([reader, writer, subscriber].map(whenReady));
     await this.ensureGroup();
     subscriber.on('message', (channel: string, message: string) => this.onPubSub(channel, message));
     const channels = [...this.messageHandlers.keys()];
@@ -173,21 +174,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   }
 
   private client(role: RedisClientRoleLabel): Redis {
-    const client = new Redis(this.options.redisUrl, {
-      lazyConnect: true,
-      protocol: 2,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
+    // RESP2: the stream replies (XREADGROUP, XPENDING, XCLAIM, XINFO) are read as the arrays RESP2 gives.
+    const client = createRedisClient(this.options.redisUrl, { protocol: 2 });
+    onConnectionChange(client, (connected) => {
+      for (const listener of this.connectionListeners) listener(role, connected);
     });
-    let up = false;
-    const set = (next: boolean): void => {
-      if (up === next) return;
-      up = next;
-      for (const listener of this.connectionListeners) listener(role, next);
-    };
-    client.on('ready', () => set(true));
-    client.on('close', () => set(false));
-    client.on('error', () => undefined);
     this.clients.set(role, client);
     return client;
   }
@@ -460,12 +451,6 @@ function parseJson(message: string): unknown {
   } catch {
     return message;
   }
-}
-
-async function connected(client: Redis): Promise<void> {
-  const ready = new Promise<void>((resolve) => client.once('ready', () => resolve()));
-  client.connect().catch(() => undefined);
-  await ready;
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

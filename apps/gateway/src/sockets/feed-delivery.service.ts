@@ -172,8 +172,10 @@ export class FeedDeliveryService {
   }
 
   private writeLive(device: Device, state: FeedState, notification: LiveNotification): boolean {
-    state.epoch = notification.message.position.epoch;
-    state.seq = notification.message.position.seq;
+    const { epoch, seq } = notification.message.position;
+    // Keep the string the state has: the message's is cut out of the whole route message and would keep it alive.
+    if (state.epoch !== epoch) state.epoch = epoch;
+    state.seq = seq;
     return this.write(device, notification.encode(this.writer));
   }
 
