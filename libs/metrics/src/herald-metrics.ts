@@ -5,6 +5,7 @@ import {
   ConnectRefusalReasons,
   DisconnectReasonLabels,
   Feeds,
+  isPattern,
   ResumeOutcomes,
   SocketWritePaths,
   UNKNOWN_PATTERN_LABEL,
@@ -27,8 +28,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { disconnectReasonLabel, engineErrorKind } from './label-maps.js';
 
 export const METRIC_PREFIX = 'herald_';
-
-const isPattern = (value: string): value is Pattern => (Object.values(Patterns) as string[]).includes(value);
 
 /** Seconds, 1 ms to 10 s: a notification later than 10 s is simply "too late" (the +Inf bucket). */
 export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

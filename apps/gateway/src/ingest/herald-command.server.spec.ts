@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, encodeCommand, Patterns, replyChannel } from '@herald/contracts';
+import { COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, INGEST_LEASE_KEY, encodeCommand, Patterns, replyChannel } from '@herald/contracts';
 import { Redis } from 'ioredis';
 import { RedisServer } from '../../../../test/support/redis-server.js';
 import { waitUntil } from '../../../../test/support/wait.js';
@@ -113,7 +113,7 @@ describe('HeraldCommandServer', () => {
     await client.xgroup('CREATE', COMMAND_STREAM, COMMAND_GROUP, '0', 'MKSTREAM');
     await xadd(Patterns.NotifyUser, { n: 1 });
     await client.xreadgroup('GROUP', COMMAND_GROUP, 'ghost', 'COUNT', 10, 'STREAMS', COMMAND_STREAM, '>');
-    await client.set('herald:{commands}:reader', 'ghost', 'PX', 300);
+    await client.set(INGEST_LEASE_KEY, 'ghost', 'PX', 300);
     await start('heir');
     await xadd(Patterns.NotifyUser, { n: 2 });
     await waitUntil(() => calls.length === 2, 'both handled', 10_000);

@@ -6,7 +6,7 @@ import {
   GapReasons,
   ResumeOutcomes,
   SocketWritePaths,
-  NOTIFY_PATTERNS,
+  isNotifyPattern,
   Patterns,
   formatCursor,
   parseCursor,
@@ -17,7 +17,6 @@ import {
   type Feed,
   type FeedKeys,
   type FeedReady,
-  type NotifyPattern,
   type RouteMessage,
 } from '@herald/contracts';
 import { ShardedRouter } from '@herald/redis-io-adapter';
@@ -150,7 +149,8 @@ export class FeedDeliveryService {
         if (device !== undefined) written += this.offer(device, device.user, notification);
       }
     }
-    this.metrics.delivered(patternLabel(message.pattern), written, message.createdAtMs);
+    // Stored by a notify command, so always one of them; anything else would be a foreign publisher on our channel.
+    this.metrics.delivered(isNotifyPattern(message.pattern) ? message.pattern : Patterns.NotifyUser, written, message.createdAtMs);
   }
 
   /** Writes a live notification to one socket if it is the next one; returns how many were written (0 or 1). */
@@ -327,5 +327,3 @@ function verdictOf(state: FeedState, message: RouteMessage): Verdict {
   if (seq === state.seq + 1) return 'write';
   return seq <= state.seq ? 'skip' : 'gap';
 }
-
-const patternLabel = (pattern: string): NotifyPattern => ((NOTIFY_PATTERNS as readonly string[]).includes(pattern) ? (pattern as NotifyPattern) : Patterns.NotifyUser);
