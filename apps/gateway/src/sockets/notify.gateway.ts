@@ -115,6 +115,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   private endSession(socket: NotificationSocket, reason: SessionEndReason): void {
     const reconnect = reason === SessionEndReasons.ServerShutdown;
     socket.emit(ClientEvents.SessionEnded, { reason, reconnect });
+    this.metrics.sessionEnded(reason);
     this.logger.info({ userId: socket.data.userId, socketId: socket.id, reason }, 'session ended');
     if (reconnect) socket.conn.close();
     else socket.disconnect(true);

@@ -7,6 +7,7 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { InboxModule } from '../inbox/inbox.module.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { OutboundLimitService } from './outbound-limit.service.js';
 import { RouteCanaryService } from './route-canary.service.js';
 
 /** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, drain. */
@@ -19,6 +20,7 @@ import { RouteCanaryService } from './route-canary.service.js';
     FeedDeliveryService,
     NotifyGateway,
     RouteCanaryService,
+    OutboundLimitService,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
   exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter],
