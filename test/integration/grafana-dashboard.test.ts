@@ -83,7 +83,9 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     has('Redis status per instance', (expr) => /by \(instance, role\) \(herald_redis_connected\{/.test(expr));
     has('event loop lag per instance', (expr) => /by \(instance\) \(herald_nodejs_eventloop_lag_p99_seconds\{/.test(expr));
     has('memory per instance', (expr) => /by \(instance\) \(herald_process_resident_memory_bytes\{/.test(expr));
-    has('route canary p99 per instance', (expr) => expr.startsWith('histogram_quantile(0.99, sum by (instance, le) (rate(herald_route_canary_round_trip_seconds_bucket{'));
+    has('route canary p99 per instance', (expr) =>
+      expr.startsWith('histogram_quantile(0.99, sum by (instance, le) (rate(herald_route_canary_round_trip_seconds_bucket{'),
+    );
     has('route canary failures by reason', (expr) => /by \(instance, reason\) \(rate\(herald_route_canary_failures_total\{/.test(expr));
     has('route subscriber reconnects', (expr) => /herald_route_subscriber_reconnects_total\{/.test(expr));
     has('sessions ended by reason (slow consumers...)', (expr) => /by \(reason\) \(rate\(herald_sessions_ended_total\{/.test(expr));

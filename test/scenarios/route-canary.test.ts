@@ -64,9 +64,9 @@ describe('readiness: the route canary turns a deaf subscriber unready and heals 
 
     // Readiness polled throughout, so the unready window is seen however short it is.
     const seen: boolean[] = [];
-    let watching = true;
+    const watching = { on: true };
     const watcher = (async () => {
-      while (watching) {
+      while (watching.on) {
         seen.push(await gateway.isReady());
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -90,7 +90,7 @@ describe('readiness: the route canary turns a deaf subscriber unready and heals 
     await waitUntil(() => seen.at(-1) === true, 'readiness to come back', 10_000);
     const result = await load;
     t.diagnostic(describeLoad(result));
-    watching = false;
+    watching.on = false;
     await watcher;
 
     await waitUntil(() => ledger.complete(), 'every device to have every accepted notification', 20_000).catch(() => undefined);
@@ -107,9 +107,6 @@ describe('readiness: the route canary turns a deaf subscriber unready and heals 
     assert.equal(afterFault.value('herald_route_canary_ok'), 1);
     assert.ok(afterFault.changesSince(before, 'herald_route_canary_failures_total')['{reason="timeout"}'] >= MAX_MISSES - 1);
     assert.equal(afterFault.value('herald_route_subscriber_reconnects_total') - before.value('herald_route_subscriber_reconnects_total'), 1);
-    assert.equal(
-      gateway.logs().filter((record) => String(record['msg']).startsWith('route subscriber receives nothing although connected')).length,
-      1,
-    );
+    assert.equal(gateway.logs().filter((record) => String(record['msg']).startsWith('route subscriber receives nothing although connected')).length, 1);
   });
 });

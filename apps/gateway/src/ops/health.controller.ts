@@ -30,7 +30,11 @@ export class HealthController {
   ready() {
     return this.health.check([
       ...REDIS_CLIENT_ROLES.map((role) => () => this.flag(`redis_${role}`, this.redis.isConnected(role))),
-      ...this.checks.entries().map(([name, check]) => () => this.flag(name, check())),
+      ...this.checks.entries().map(
+        ([name, check]) =>
+          () =>
+            this.flag(name, check()),
+      ),
       () => this.flag('accepting_connections', this.drain.isAccepting),
     ]);
   }

@@ -108,10 +108,7 @@ export class RouteCanaryService implements OnApplicationBootstrap, BeforeApplica
     if (reason === CanaryFailureReasons.PublishError) return;
     this.misses++;
     if (this.misses < this.config.canary.maxMisses || !this.router.isConnected) return;
-    this.logger.error(
-      { misses: this.misses, reason },
-      'route subscriber receives nothing although connected: reconnecting it (its sockets catch up from the store)',
-    );
+    this.logger.error({ misses: this.misses, reason }, 'route subscriber receives nothing although connected: reconnecting it (its sockets catch up from the store)');
     this.misses = 0;
     this.metrics.routeSubscriberReconnected();
     this.router.reconnect();

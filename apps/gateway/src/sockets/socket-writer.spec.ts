@@ -188,7 +188,7 @@ describe('queuedBytes and closeNow', () => {
     await io.close();
   });
 
-  it("counts what ws still holds for a WebSocket (its bufferedAmount), and nothing once the client read it", async () => {
+  it('counts what ws still holds for a WebSocket (its bufferedAmount), and nothing once the client read it', async () => {
     const ann = await join('ann');
     assert.deepEqual(queuedBytes(ann.socket), { bytes: 0, measured: true });
     const writer = new SocketWriter(io.of(NSP));
