@@ -10,6 +10,7 @@ import { MetricsService } from '../ops/metrics.service.js';
 import { ExpiryScheduler } from './expiry-scheduler.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
+import { UserConnectionsService } from './user-connections.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 /**
@@ -28,6 +29,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly clientAddress: ClientAddressService,
     private readonly feeds: FeedDeliveryService,
     private readonly drain: DrainState,
+    private readonly connections: UserConnectionsService,
   ) {}
 
   private readonly expiries = new ExpiryScheduler<NotificationSocket>(
@@ -43,6 +45,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
+    this.connections.renewFrom(() => server.sockets.values());
     // Handshake-level failures happen before any socket exists; the engine is the only place that sees them.
     server.server.engine.on('connection_error', (error: { code?: unknown }) => this.metrics.engineConnectionError(error.code));
     server.server.engine.use(releaseUpgradeRequest);
@@ -85,6 +88,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     this.metrics.disconnected(reason);
     this.expiries.cancel(socket);
     this.feeds.detach(socket);
+    this.connections.release(socket);
   }
 
   /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */

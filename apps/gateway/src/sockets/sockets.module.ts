@@ -8,7 +8,9 @@ import { InboxModule } from '../inbox/inbox.module.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { OutboundLimitService } from './outbound-limit.service.js';
+import { PacketRateLimiter } from './packet-rate-limiter.js';
 import { RouteCanaryService } from './route-canary.service.js';
+import { UserConnectionsService } from './user-connections.service.js';
 
 /** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, drain. */
 @Module({
@@ -21,8 +23,10 @@ import { RouteCanaryService } from './route-canary.service.js';
     NotifyGateway,
     RouteCanaryService,
     OutboundLimitService,
+    UserConnectionsService,
+    PacketRateLimiter,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
-  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter],
+  exports: [NotifyGateway, PacketRateLimiter, ConnectionAuthService, ClientAddressService, ShardedRouter],
 })
 export class SocketsModule {}
