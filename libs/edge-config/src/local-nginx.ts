@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderNginxConfig, type UpstreamServer } from './nginx-config.js';
+import { renderNginxConfig, type EdgeLimits, type UpstreamServer } from './nginx-config.js';
 
 export interface LocalNginxOptions {
   /** A private, empty folder: config, pid and buffers go there, nothing else on the machine is touched. */
@@ -8,6 +8,7 @@ export interface LocalNginxOptions {
   port: number;
   host?: string;
   upstreams: readonly UpstreamServer[];
+  limits?: Partial<EdgeLimits>;
 }
 
 export interface LocalNginx {
@@ -41,6 +42,7 @@ export function prepareLocalNginx(options: LocalNginxOptions): LocalNginx {
       workerProcesses: 1,
       accessLog: `${accessLogPath} herald`,
       notice: 'Rendered from nginx/nginx.conf.template for a local run; removed when the run stops.',
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     }),
   );
   // -e: nginx opens its compiled-in error log before reading the config; send that to stderr too.

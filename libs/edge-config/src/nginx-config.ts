@@ -30,7 +30,25 @@ export interface NginxRenderOptions {
   maxFails?: number;
   failTimeoutSeconds?: number;
   notice?: string;
+  /** Per client address limits at the edge (defaults: EDGE_LIMIT_DEFAULTS). */
+  limits?: Partial<EdgeLimits>;
 }
+
+/**
+ * What one client address may do at nginx, before anything reaches an instance. Handshakes are Socket.IO requests
+ * without a session id (`sid`): a new session, polling or WebSocket; requests of an existing long-polling session are
+ * not counted. Clients behind one NAT share an address, hence generous defaults: these stop floods, not users.
+ */
+export interface EdgeLimits {
+  /** Handshakes per second per address, on average (`limit_req` rate)... */
+  handshakesPerSecond: number;
+  /** ...and how many may come at once beyond it (`burst`, `nodelay`); more are refused with 429. */
+  handshakeBurst: number;
+  /** Open connections per address (`limit_conn`: WebSockets and requests in progress); more are refused with 429. */
+  connectionsPerAddress: number;
+}
+
+export const EDGE_LIMIT_DEFAULTS: EdgeLimits = { handshakesPerSecond: 100, handshakeBurst: 1000, connectionsPerAddress: 2000 };
 
 /** Gateway services of the compose stack; each listens on COMPOSE_GATEWAY_PORT inside the network. */
 export const COMPOSE_GATEWAYS = ['gateway-1', 'gateway-2', 'gateway-3'] as const;
@@ -72,6 +90,7 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     temp_dir: options.tempDir,
     worker_processes: String(options.workerProcesses),
     access_log: options.accessLog,
+    ...limitValues({ ...EDGE_LIMIT_DEFAULTS, ...options.limits }),
     upstream_servers: options.upstreams.map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`).join('\n'),
   };
   for (const key of ['listen', 'pid_file', 'temp_dir', 'access_log'] as const) {
@@ -84,6 +103,17 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     if (value === undefined) throw new NginxConfigError(`the template uses an unknown placeholder {{${name}}}`);
     return value;
   });
+}
+
+function limitValues(limits: EdgeLimits): Record<string, string> {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 1) throw new NginxConfigError(`invalid edge limit ${name}: ${String(value)}`);
+  }
+  return {
+    handshake_rate: String(limits.handshakesPerSecond),
+    handshake_burst: String(limits.handshakeBurst),
+    connections_per_address: String(limits.connectionsPerAddress),
+  };
 }
 
 /** Upstream `server host:port` entries of a rendered configuration (for consistency checks). */
