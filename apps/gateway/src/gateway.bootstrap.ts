@@ -36,11 +36,8 @@ export async function startGateway(config: AppConfig): Promise<void> {
       // The largest packet a client may send (or polling body): requests such as inbox.list are small JSON, so 16 KiB
       // by default (MAX_CLIENT_PACKET_BYTES); engine.io closes a connection that sends more (counted as a disconnect).
       maxHttpBufferSize: config.limits.maxClientPacketBytes,
-      // Clients send no events by design: count whatever arrives, under one bounded label, and let it through as before.
-      parser: countingParser({
-        event: () => metrics.clientMessage(),
-        undecodable: () => metrics.clientError(ClientErrorKinds.SocketError),
-      }),
+      // Events are counted by ClientRequestDispatcher; what is no socket.io packet at all only the parser sees.
+      parser: countingParser({ undecodable: () => metrics.clientError(ClientErrorKinds.SocketError) }),
     },
     // NotifyGateway listens for disconnects itself, with one listener shared by all sockets.
     gatewayDisconnectHook: false,

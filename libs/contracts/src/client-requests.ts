@@ -19,8 +19,7 @@ export const ClientRequests = {
 } as const;
 export type ClientRequest = (typeof ClientRequests)[keyof typeof ClientRequests];
 
-export const isClientRequest = (event: unknown): event is ClientRequest =>
-  typeof event === 'string' && (Object.values(ClientRequests) as string[]).includes(event);
+export const isClientRequest = (event: unknown): event is ClientRequest => typeof event === 'string' && (Object.values(ClientRequests) as string[]).includes(event);
 
 /** Largest page `inbox.list` returns; the default page. */
 export const MAX_INBOX_PAGE = 100;
@@ -102,7 +101,7 @@ export interface RequestError {
 export type Reply<T> = T | RequestError;
 
 export const isRequestError = (reply: unknown): reply is RequestError =>
-  typeof reply === 'object' && reply !== null && 'error' in reply && typeof (reply as { error: unknown }).error === 'object';
+  typeof reply === 'object' && reply !== null && 'error' in reply && typeof reply.error === 'object';
 
 /** Typed client-to-server event map, for `Server<...>` on the gateway and `Socket<...>` in clients. */
 export interface ClientToServerEvents {

@@ -12,37 +12,45 @@ describe('PacketRateLimiter', () => {
     assert.deepEqual([defaults.perSecond, defaults.burst], [20, 40]);
   });
 
-  it('lets a burst through at once, then refuses until time refills the bucket', () => {
-    const limits = limiter('10', '5');
+  it('lets a burst through at once, refuses what follows, and ends a client that keeps sending one more burst', () => {
+    const limits = limiter('10', '3');
     const bucket = limits.bucket(0);
-    const taken = Array.from({ length: 7 }, () => limits.take(bucket, 0));
-    assert.deepEqual(taken, [true, true, true, true, true, false, false]);
-    assert.equal(limits.take(bucket, 50), false, 'half a token after 50 ms at 10/s');
-    assert.equal(limits.take(bucket, 100), true, 'one token after 100 ms');
-    assert.equal(limits.take(bucket, 100), false);
+    const verdicts = Array.from({ length: 7 }, () => limits.take(bucket, 0));
+    assert.deepEqual(verdicts, ['allow', 'allow', 'allow', 'limit', 'limit', 'exceeded', 'exceeded']);
+    // Twice the rate is refused half the time, never ended: refusals alone bound what it costs.
+    const halved = limiter('10', '3');
+    const steady = halved.bucket(0);
+    for (let index = 0; index < 3; index++) halved.take(steady, 0);
+    const verdictsAtTwice = Array.from({ length: 100 }, (_, index) => halved.take(steady, (index + 1) * 50));
+    assert.ok(!verdictsAtTwice.includes('exceeded'));
+    assert.equal(verdictsAtTwice.filter((verdict) => verdict === 'allow').length, 50);
+  });
+
+  it('a client that backs off when refused is allowed again as tokens come back', () => {
+    const limits = limiter('10', '3');
+    const bucket = limits.bucket(0);
+    for (let index = 0; index < 4; index++) limits.take(bucket, 0);
+    assert.equal(limits.take(bucket, 50), 'limit', 'half a token after 50 ms at 10/s');
+    assert.equal(limits.take(bucket, 100), 'allow');
   });
 
   it('sustains the average rate forever and never stores more than the burst', () => {
     const limits = limiter('10', '5');
     const bucket = limits.bucket(0);
-    // 10 s idle refills to the burst, not to 100 tokens.
     let now = 10_000;
-    let allowed = 0;
-    for (let index = 0; index < 100; index++) if (limits.take(bucket, now)) allowed++;
-    assert.equal(allowed, 5);
-    // Then one packet every 100 ms for 10 s: all allowed; one every 50 ms: about half.
-    allowed = 0;
-    for (let index = 0; index < 100; index++) if (limits.take(bucket, (now += 100))) allowed++;
-    assert.equal(allowed, 100);
-    allowed = 0;
-    for (let index = 0; index < 200; index++) if (limits.take(bucket, (now += 50))) allowed++;
-    assert.ok(allowed >= 100 && allowed <= 101, `${allowed} of 200 at twice the rate`);
+    const first = Array.from({ length: 6 }, () => limits.take(bucket, now));
+    assert.deepEqual(first.slice(0, 5), Array.from({ length: 5 }, () => 'allow'), 'a long idle refills to the burst...');
+    assert.equal(first[5], 'limit', '...and no further');
+    // One packet every 100 ms after that: every one allowed.
+    const steady = Array.from({ length: 100 }, () => limits.take(bucket, (now += 100)));
+    assert.ok(steady.every((verdict) => verdict === 'allow'));
   });
 
   it('a clock that goes backwards refills nothing', () => {
-    const limits = limiter('10', '1');
+    const limits = limiter('10', '2');
     const bucket = limits.bucket(1000);
-    assert.equal(limits.take(bucket, 1000), true);
-    assert.equal(limits.take(bucket, 0), false);
+    assert.equal(limits.take(bucket, 1000), 'allow');
+    assert.equal(limits.take(bucket, 1000), 'allow');
+    assert.equal(limits.take(bucket, 0), 'limit');
   });
 });

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ShardedRouter } from '@herald/redis-io-adapter';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { TokenVerifierService } from '../auth/token-verifier.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { InboxModule } from '../inbox/inbox.module.js';
+import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { OutboundLimitService } from './outbound-limit.service.js';
@@ -12,14 +14,15 @@ import { PacketRateLimiter } from './packet-rate-limiter.js';
 import { RouteCanaryService } from './route-canary.service.js';
 import { UserConnectionsService } from './user-connections.service.js';
 
-/** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, drain. */
+/** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, client requests, drain. */
 @Module({
-  imports: [InboxModule],
+  imports: [InboxModule, DiscoveryModule],
   providers: [
     TokenVerifierService,
     ClientAddressService,
     ConnectionAuthService,
     FeedDeliveryService,
+    ClientRequestDispatcher,
     NotifyGateway,
     RouteCanaryService,
     OutboundLimitService,
