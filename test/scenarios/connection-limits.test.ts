@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConnectRefusalReasons, LIMITED_MESSAGE, UNAVAILABLE_MESSAGE } from '@herald/contracts';
-import {
-  cleanUp,
-  connectClient,
-  expectConnectError,
-  GatewayProcess,
-  MetricsSnapshot,
-  RedisServer,
-  signToken,
-  waitUntil,
-  type TestClient,
-} from '@herald/testing';
+import { cleanUp, connectClient, expectConnectError, GatewayProcess, MetricsSnapshot, RedisServer, signToken, waitUntil, type TestClient } from '@herald/testing';
 
 const PER_USER = 3;
 const LEASE_MS = 2000;
@@ -66,18 +56,23 @@ describe(`connection limits: ${PER_USER} per user over 2 instances (CONNECTION_L
     await connect(b, 'neighbour');
 
     first.close();
-    await waitUntil(async () => {
-      try {
-        await connect(b, 'greedy');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'a slot for greedy once one of its sockets disconnected', 5000, 50);
-    assert.ok((await a.logsWith('handshake refused')).length >= 1);
+    await waitUntil(
+      async () => {
+        try {
+          await connect(b, 'greedy');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      'a slot for greedy once one of its sockets disconnected',
+      5000,
+      50,
+    );
+    assert.ok(a.logsWith('handshake refused').length >= 1);
   });
 
-  it("forgets the sockets of a crashed instance within one lease, and not before", async () => {
+  it('forgets the sockets of a crashed instance within one lease, and not before', async () => {
     const [a, b] = gateways;
     for (let index = 0; index < PER_USER; index++) await connect(b, 'crashed');
     const token = await signToken({ sub: 'crashed' });

@@ -59,6 +59,12 @@ export class TestClient {
     (this.socket as unknown as Socket).emit(event, payload);
   }
 
+  /** Sends a client request (inbox.list...) and resolves with the server's reply, whatever it is (a result or an error). */
+  async request(event: string, payload?: unknown, timeoutMs = 5000): Promise<unknown> {
+    const socket = this.socket as unknown as Socket;
+    return withTimeout(payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload), `a reply to ${event}`, timeoutMs) as Promise<unknown>;
+  }
+
   /** Writes an engine.io message that is not a socket.io packet: the server cannot decode it. */
   sendUndecodablePacket(): void {
     this.socket.io.engine.write('not a socket.io packet');

@@ -118,7 +118,10 @@ export class ClientRequestDispatcher implements OnModuleInit {
   private endGreedy(socket: NotificationSocket): void {
     if (!socket.connected) return;
     this.metrics.sessionEnded(SessionEndReasons.PacketRateExceeded);
-    this.logger.warn({ userId: socket.data.userId, socketId: socket.id, perSecond: this.limiter.perSecond, burst: this.limiter.burst }, 'packet rate exceeded: session ended');
+    this.logger.warn(
+      { userId: socket.data.userId, socketId: socket.id, perSecond: this.limiter.perSecond, burst: this.limiter.burst },
+      'packet rate exceeded: session ended',
+    );
     socket.emit(ClientEvents.SessionEnded, { reason: SessionEndReasons.PacketRateExceeded, reconnect: false });
     socket.disconnect(true);
   }

@@ -39,7 +39,11 @@ describe('PacketRateLimiter', () => {
     const bucket = limits.bucket(0);
     let now = 10_000;
     const first = Array.from({ length: 6 }, () => limits.take(bucket, now));
-    assert.deepEqual(first.slice(0, 5), Array.from({ length: 5 }, () => 'allow'), 'a long idle refills to the burst...');
+    assert.deepEqual(
+      first.slice(0, 5),
+      Array.from({ length: 5 }, () => 'allow'),
+      'a long idle refills to the burst...',
+    );
     assert.equal(first[5], 'limit', '...and no further');
     // One packet every 100 ms after that: every one allowed.
     const steady = Array.from({ length: 100 }, () => limits.take(bucket, (now += 100)));

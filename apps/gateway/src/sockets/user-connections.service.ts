@@ -61,7 +61,15 @@ export class UserConnectionsService implements OnApplicationBootstrap, BeforeApp
 
   /** Takes a lease for the socket unless its user already has MAX_CONNECTIONS_PER_USER live ones. Rejects if Redis fails. */
   async admit(userId: string, socketId: string): Promise<Admission> {
-    const result = (await this.store.client.eval(ADMIT, 1, userConnectionsKey(userId), this.member(socketId), String(Date.now()), String(this.leaseMs), String(this.max))) as number;
+    const result = (await this.store.client.eval(
+      ADMIT,
+      1,
+      userConnectionsKey(userId),
+      this.member(socketId),
+      String(Date.now()),
+      String(this.leaseMs),
+      String(this.max),
+    )) as number;
     return result > 0 ? { admitted: true } : { admitted: false, open: -result };
   }
 
