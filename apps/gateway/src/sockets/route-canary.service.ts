@@ -19,7 +19,8 @@ export const ROUTE_CANARY_CHECK = 'route_canary';
  * subscribes everything again and makes every socket catch up from the store (nothing is lost, only late).
  *
  * Probes published through the store's connection: that Redis accepted them is part of what is proved. A failed
- * SPUBLISH (Redis unreachable) makes the instance unready but does not count against the subscriber.
+ * SPUBLISH, or none sent because that connection is down, makes the instance unready but does not count against the
+ * subscriber.
  */
 @Injectable()
 export class RouteCanaryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -66,6 +67,11 @@ export class RouteCanaryService implements OnApplicationBootstrap, BeforeApplica
   }
 
   private probe(): void {
+    // The client would queue the command until Redis is back: a probe sent then proves nothing about now.
+    if (this.store.client.status !== 'ready') {
+      this.missed(CanaryFailureReasons.PublishError);
+      return;
+    }
     const id = `${++this.sent}`;
     const timeout = setTimeout(() => {
       if (this.inFlight.delete(id)) this.missed(CanaryFailureReasons.Timeout);
