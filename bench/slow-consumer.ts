@@ -46,7 +46,11 @@ async function phase(name: string, env: Record<string, string>, stuck: boolean):
     const latencies: number[] = [];
     let measuring = false;
     for (let index = 0; index < OTHERS; index++) {
-      const socket = io(`${gateway.url}${NOTIFICATIONS_NAMESPACE}`, { transports: ['websocket'], forceNew: true, auth: { token: await signToken({ sub: `other-${index}` }) } });
+      const socket = io(`${gateway.url}${NOTIFICATIONS_NAMESPACE}`, {
+        transports: ['websocket'],
+        forceNew: true,
+        auth: { token: await signToken({ sub: `other-${index}` }) },
+      });
       socket.on('notification', (envelope: NotificationEnvelope) => {
         if (measuring) latencies.push(Date.now() - Date.parse(envelope.createdAt));
       });
