@@ -47,7 +47,7 @@ describe('slow consumers: a socket that stops reading is ended, and resumes with
     await cleanUp(...devices, sdk, redis, topology);
   });
 
-  it('ends the stuck socket with slow_consumer; RSS stays bounded; the other device gets everything; the stuck one resumes with its cursor, once each', async (t) => {
+  it('ends the stuck socket with slow_consumer; cut at the bound; the other device gets everything; the stuck one resumes with its cursor, once each', async (t) => {
     const gateway = topology.at(0);
     const user = 'slow-user';
     const ledger = new DeliveryLedger();
@@ -96,7 +96,13 @@ describe('slow consumers: a socket that stops reading is ended, and resumes with
     const after = await MetricsSnapshot.scrape(gateway.url);
     assert.deepEqual(after.changesSince(before, 'herald_sessions_ended_total'), { [`{reason="${SessionEndReasons.SlowConsumer}"}`]: 1 }, 'only the stuck socket');
     assert.equal(fast.connections, 1, 'the device that reads was never cut');
-    assert.equal((await gateway.logsWith('slow consumer: session ended')).length, 1);
+    // The bound in action: the stuck socket was cut with at most the limit and one notification queued. (RSS is
+    // reported above, not asserted: under a parallel test run it mostly measures garbage not yet collected; the
+    // benchmark in docs/performance.md compares it with and without the bound.)
+    const cuts = await gateway.logsWith('slow consumer: session ended');
+    assert.equal(cuts.length, 1);
+    const queued = Number(cuts[0]['queuedBytes']);
+    assert.ok(queued > LIMIT && queued <= LIMIT + 8 * 1024, `cut with ${queued} bytes queued`);
 
     // The stuck device reads what it had been sent, then finds the connection closed.
     slow.resumeReading();
@@ -116,6 +122,5 @@ describe('slow consumers: a socket that stops reading is ended, and resumes with
     DeliveryLedger.assertClean(rows, 'after a slow consumer was cut');
     assert.equal(rows.find((row) => row.device === 'slow')?.duplicated, 0, 'what the stuck device had read is not sent again');
     assert.deepEqual(resumed.connectionViolations(), []);
-    assert.ok(growthMiB < 80, `RSS grew by ${growthMiB.toFixed(0)} MiB: the stuck socket is not bounded`);
   });
 });
