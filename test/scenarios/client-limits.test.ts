@@ -73,6 +73,7 @@ describe(`client packet limits (${PER_SECOND}/s, burst ${BURST}, ${MAX_PACKET} b
     assert.deepEqual(big.disconnects, ['transport close']);
     const after = await MetricsSnapshot.scrape(gateway.url);
     assert.deepEqual(after.changesSince(before, 'herald_disconnections_total'), { '{reason="transport_error"}': 1 });
+    assert.deepEqual(after.changesSince(before, 'herald_client_errors_total'), { '{kind="packet_too_large"}': 1 });
     // A packet just under the limit is a request like any other (refused for its content, not its size).
     const reply = await small.request(ClientRequests.InboxRead, { ids: ['y'.repeat(MAX_PACKET - 200)] });
     assert.deepEqual((reply as { error: { code: string } }).error.code, RequestErrorCodes.InvalidRequest);

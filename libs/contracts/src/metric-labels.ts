@@ -55,6 +55,8 @@ export const ClientErrorKinds = {
   BadRequest: 'bad_request',
   Forbidden: 'forbidden',
   UnsupportedProtocolVersion: 'unsupported_protocol_version',
+  /** A client sent a packet over MAX_CLIENT_PACKET_BYTES on a WebSocket: its connection was closed. */
+  PacketTooLarge: 'packet_too_large',
   /** An `error` event on an established socket (broken transport, bad packet). */
   SocketError: 'socket_error',
   Other: 'other',

@@ -1,7 +1,7 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { OnGatewayConnection, OnGatewayInit } from '@nestjs/websockets';
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { ClientEvents, InterServerEventNames, NOTIFICATIONS_NAMESPACE, SessionEndReasons, userRoom, type SessionEndReason } from '@herald/contracts';
+import { ClientErrorKinds, ClientEvents, InterServerEventNames, NOTIFICATIONS_NAMESPACE, SessionEndReasons, userRoom, type SessionEndReason } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
@@ -11,6 +11,7 @@ import { ExpiryScheduler } from './expiry-scheduler.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
+import { isOversizedPacket } from './oversized-packet.js';
 import { UserConnectionsService } from './user-connections.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -83,8 +84,8 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
    * EventEmitter calls with the socket as `this`.
    */
   private readonly onDisconnect = ((gateway: NotifyGateway) =>
-    function (this: NotificationSocket, reason: string): void {
-      gateway.disconnected(this, reason);
+    function (this: NotificationSocket, reason: string, description: unknown): void {
+      gateway.disconnected(this, reason, description);
     })(this);
 
   private readonly onClientEvent = ((gateway: NotifyGateway) =>
@@ -92,8 +93,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
       gateway.requests.dispatch(this, args);
     })(this);
 
-  private disconnected(socket: NotificationSocket, reason: string): void {
+  private disconnected(socket: NotificationSocket, reason: string, description: unknown): void {
     this.metrics.disconnected(reason);
+    // A refusal like the others (MAX_CLIENT_PACKET_BYTES), counted under its own kind.
+    if (isOversizedPacket(reason, description)) this.metrics.clientError(ClientErrorKinds.PacketTooLarge);
     this.expiries.cancel(socket);
     this.feeds.detach(socket);
     this.connections.release(socket);
