@@ -39,6 +39,17 @@ describe('renderNginxConfig', () => {
     assert.throws(() => renderNginxConfig({ ...local, listen: '8080; daemon on' }), /invalid listen/);
   });
 
+  it('serves the demo page and proxies the token endpoint only when given a demo folder', () => {
+    const withDemo = renderNginxConfig({ ...local, demoRoot: '/srv/herald/dist/demo' });
+    assert.match(withDemo, /location \/demo\/ \{\s+alias \/srv\/herald\/dist\/demo\/;/);
+    assert.match(withDemo, /Content-Security-Policy "default-src 'none'; script-src 'self';/);
+    assert.match(withDemo, /location = \/dev\/token \{\s+proxy_pass http:\/\/herald_gateways;/);
+    const without = renderNginxConfig(local);
+    assert.doesNotMatch(without, /\/demo\/|\/dev\/token/);
+    assert.throws(() => renderNginxConfig({ ...local, demoRoot: '/srv/demo; root /' }), /invalid demoRoot/);
+    assert.throws(() => renderNginxConfig({ ...local, demoRoot: 'relative/demo' }), /invalid demoRoot/);
+  });
+
   it('refuses a template with an unknown placeholder', () => {
     assert.throws(() => renderNginxConfig(local, 'listen {{listen}}; {{typo}}'), /unknown placeholder \{\{typo\}\}/);
   });

@@ -30,6 +30,11 @@ export interface NginxRenderOptions {
   maxFails?: number;
   failTimeoutSeconds?: number;
   notice?: string;
+  /**
+   * Absolute folder of the built demo page (dist/demo): served at /demo/ by nginx itself (static files need no
+   * gateway), with /dev/token proxied to the gateways. Unset: neither location exists (the compose stack).
+   */
+  demoRoot?: string;
 }
 
 /** Gateway services of the compose stack; each listens on COMPOSE_GATEWAY_PORT inside the network. */
@@ -51,6 +56,7 @@ export const COMPOSE_NGINX_OPTIONS: NginxRenderOptions = {
 const PLACEHOLDER = /\{\{(\w+)\}\}/g;
 const HOST = /^[A-Za-z0-9._-]+$|^\[[0-9A-Fa-f:.]+\]$/;
 const SAFE_VALUE = /^[^;{}\n'"\\]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._/+-]*$/;
 
 export class NginxConfigError extends Error {
   override readonly name = 'NginxConfigError';
@@ -72,6 +78,7 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     temp_dir: options.tempDir,
     worker_processes: String(options.workerProcesses),
     access_log: options.accessLog,
+    demo_locations: options.demoRoot === undefined ? '        # (no demo page in this rendering)' : demoLocations(options.demoRoot),
     upstream_servers: options.upstreams.map(({ host, port }) => `        server ${host}:${port} max_fails=${maxFails} fail_timeout=${failTimeout}s;`).join('\n'),
   };
   for (const key of ['listen', 'pid_file', 'temp_dir', 'access_log'] as const) {
@@ -84,6 +91,40 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     if (value === undefined) throw new NginxConfigError(`the template uses an unknown placeholder {{${name}}}`);
     return value;
   });
+}
+
+/**
+ * The demo page is same-origin with Socket.IO and the token endpoint, so its CSP allows nothing but 'self'; the page
+ * writes data with textContent only, and the CSP forbids inline script should that ever change.
+ */
+function demoLocations(root: string): string {
+  if (!SAFE_PATH.test(root) || root.includes('..')) throw new NginxConfigError(`invalid demoRoot (an absolute path of [A-Za-z0-9._/+-]): ${JSON.stringify(root)}`);
+  const folder = root.endsWith('/') ? root : `${root}/`;
+  return `        location = /demo {
+            absolute_redirect off;
+            return 301 /demo/;
+        }
+
+        location /demo/ {
+            alias ${folder};
+            index index.html;
+            types {
+                text/html html;
+                text/css css;
+                text/javascript js;
+                application/json map;
+            }
+            add_header Content-Security-Policy "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header Cache-Control no-cache always;
+        }
+
+        # Answered only by gateways that run with the development secret and DEV_TOKEN_ENDPOINT=true; a 404 otherwise.
+        location = /dev/token {
+            proxy_pass http://herald_gateways;
+            proxy_read_timeout 10s;
+        }`;
 }
 
 /** Upstream `server host:port` entries of a rendered configuration (for consistency checks). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
 import { ConfigError, loadConfig } from './app-config.js';
 
 const SECRET = 'unit-test-secret-0123456789';
@@ -36,6 +37,8 @@ describe('loadConfig', () => {
     ['a bad REDIS_URL', { JWT_SECRET: SECRET, REDIS_URL: 'localhost:6379' }, /REDIS_URL: must be a redis:\/\//],
     ['a bad MAX_PAYLOAD_BYTES', { JWT_SECRET: SECRET, MAX_PAYLOAD_BYTES: '-1' }, /MAX_PAYLOAD_BYTES:/],
     ['a bad LOG_LEVEL', { JWT_SECRET: SECRET, LOG_LEVEL: 'loud' }, /LOG_LEVEL:/],
+    ['the dev token endpoint with a real secret', { JWT_SECRET: SECRET, DEV_TOKEN_ENDPOINT: 'true' }, /DEV_TOKEN_ENDPOINT: only with the development secret/],
+    ['the dev token endpoint with a public key', { JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----', DEV_TOKEN_ENDPOINT: 'true' }, /DEV_TOKEN_ENDPOINT: only with/],
   ];
   for (const [name, env, message] of bad) {
     it(`fails fast on ${name}, naming the variable`, () => {
@@ -45,6 +48,12 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  it('enables the dev token endpoint only when asked, and only with the development secret', () => {
+    assert.equal(loadConfig({ JWT_SECRET: SECRET }).devTokenEndpoint, false);
+    assert.equal(loadConfig({ JWT_SECRET: DEVELOPMENT_JWT_SECRET }).devTokenEndpoint, false);
+    assert.equal(loadConfig({ JWT_SECRET: DEVELOPMENT_JWT_SECRET, DEV_TOKEN_ENDPOINT: 'true' }).devTokenEndpoint, true);
+  });
 
   it('splits CORS_ORIGINS', () => {
     assert.deepEqual(loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins, ['https://a.example', 'https://b.example']);

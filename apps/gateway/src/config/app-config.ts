@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import proxyAddr from 'proxy-addr';
+import { DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,6 +54,11 @@ const EnvSchema = z
       .transform((value) => value === 'true'),
     /** How long the reading instance's lease lasts unrenewed: how soon another instance reads after it died. */
     INGEST_LEASE_MS: z.coerce.number().int().min(300).max(60_000).default(3000),
+    /** true: POST /dev/token signs a token for any user (the demo page's sign-in). Only with the development secret. */
+    DEV_TOKEN_ENDPOINT: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
   })
   .superRefine((env, ctx) => {
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
@@ -60,6 +66,10 @@ const EnvSchema = z
     }
     if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'set only one of JWT_SECRET and JWT_PUBLIC_KEY' });
+    }
+    // It hands out tokens for any user: harmless only where every token is forgeable anyway (the public development secret).
+    if (env.DEV_TOKEN_ENDPOINT && env.JWT_SECRET !== DEVELOPMENT_JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['DEV_TOKEN_ENDPOINT'], message: 'only with the development secret of npm start (JWT_SECRET), never with a real key' });
     }
   });
 
@@ -95,6 +105,8 @@ export class AppConfig {
   /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
   readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number };
   readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number };
+  /** POST /dev/token exists (the development secret only: validated above). */
+  readonly devTokenEndpoint: boolean;
 
   constructor(env: z.infer<typeof EnvSchema>) {
     this.port = env.PORT;
@@ -114,6 +126,7 @@ export class AppConfig {
     this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
     const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
     this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
+    this.devTokenEndpoint = env.DEV_TOKEN_ENDPOINT;
     this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
   }
 }
