@@ -22,3 +22,4 @@ export * from './herald-redis.js';
 export * from './ledger.js';
 export * from './load.js';
 export * from './durable.js';
+export * from './browser.js';
