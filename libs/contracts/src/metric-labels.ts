@@ -1,4 +1,5 @@
 import { GapReasons } from './client-events.js';
+import { ClientRequests } from './client-protocol.js';
 
 /**
  * Closed sets of metric label values. A label value outside these sets would be an unbounded series,
@@ -39,8 +40,9 @@ export const DisconnectReasonLabels = {
 } as const;
 export type DisconnectReasonLabel = (typeof DisconnectReasonLabels)[keyof typeof DisconnectReasonLabels];
 
-/** Clients send no events by design (ClientToServerEvents is empty), so every event a client sends is `unexpected`. */
+/** What clients send, by request (ClientRequests); any other event is `unexpected`. */
 export const ClientMessageLabels = {
+  ...ClientRequests,
   Unexpected: 'unexpected',
 } as const;
 export type ClientMessageLabel = (typeof ClientMessageLabels)[keyof typeof ClientMessageLabels];
