@@ -62,7 +62,7 @@ export class DemoTab {
   ) {
     page.on('pageerror', (error) => this.errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error') this.errors.push(`console: ${message.text()}`);
+      if (message.type() === 'error') this.errors.push(`console: ${message.text()} (${message.location().url})`);
     });
   }
 

@@ -112,6 +112,7 @@ function demoLocations(root: string): string {
                 text/html html;
                 text/css css;
                 text/javascript js;
+                image/svg+xml svg;
                 application/json map;
             }
             add_header Content-Security-Policy "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" always;
