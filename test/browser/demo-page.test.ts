@@ -1,7 +1,21 @@
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { DemoTab, cleanUp, launchChromium, present, signToken, startDurable, type DurableSetup } from '@herald/testing';
+import { DEV_TOKEN_PATH, DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
+import {
+  BROWSER_ARTIFACTS_DIR,
+  DemoTab,
+  cleanUp,
+  launchChromium,
+  present,
+  signToken,
+  startDurable,
+  startTopology,
+  type DurableSetup,
+  type Topology,
+} from '@herald/testing';
 
 const USER = 'browser-user';
 
@@ -29,6 +43,9 @@ describe('the demo inbox page in a real browser', () => {
     const page = await fetch(`${baseUrl}/demo/`);
     assert.equal(page.status, 200, `nginx does not serve the demo page at /demo/ (is dist/demo built? npm run build): ${page.status}`);
     assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    // These gateways run with the test secret: no development tokens.
+    const devToken = await fetch(`${baseUrl}${DEV_TOKEN_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"x"}' });
+    assert.equal(devToken.status, 404);
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 900, height: 900 } });
     token = await signToken({ sub: USER });
@@ -120,5 +137,31 @@ describe('the demo inbox page in a real browser', () => {
     assert.deepEqual(all.ids, ['n14', 'n13', 'n12', 'n11', 'n10', 'n9', 'n8', 'n7', 'n6', 'n5', 'n4', 'n3', 'xss', 'n2', 'n1']);
     await tab.screenshot('07-paged');
     assert.deepEqual(tab.errors, []);
+  });
+});
+
+describe('the demo page signs in with a development token when the gateways run with the development secret', () => {
+  let topology: Topology | undefined;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    topology = await startTopology({ gateways: 1, nginx: true, gatewayEnv: { JWT_SECRET: DEVELOPMENT_JWT_SECRET, DEV_TOKEN_ENDPOINT: 'true' } });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await topology?.stop();
+  });
+
+  it('gets a token for the user typed in from POST /dev/token and connects', async () => {
+    const page = await present(browser, 'the browser').newPage();
+    await page.goto(`${present(topology?.nginx, 'nginx').url}/demo/`);
+    await page.fill('#dev-user', 'dev-user-1');
+    await page.click('#dev-form button[type=submit]');
+    await page.waitForSelector('#state[data-state="connected"]', { timeout: 15_000 });
+    assert.equal(await page.textContent('#user'), 'dev-user-1');
+    mkdirSync(BROWSER_ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: join(BROWSER_ARTIFACTS_DIR, '08-dev-token-sign-in.png') });
   });
 });
