@@ -1,7 +1,7 @@
 // The demo inbox (http://127.0.0.1:8080/demo/ under `npm start`): a bell with the unread badge, the inbox with paging,
 // mark read, mark all read and the connection state, all through @herald/client. Everything that comes from the server
 // or the user is shown with textContent, never parsed as HTML.
-import { HeraldClient, localStorageCursorStorage, type ConnectionState } from '@herald/client';
+import { HeraldClient, compareCursors, localStorageCursorStorage, type ConnectionState } from '@herald/client';
 import type { InboxItem, NotificationEnvelope, SessionReadyPayload } from '@herald/contracts';
 
 /** Where the tab keeps its token: sessionStorage, so a reload keeps it and closing the tab forgets it. */
@@ -13,7 +13,7 @@ const PAGE_SIZE = 10;
 /** A token this close to its expiry is renewed before a connect (development tokens only). */
 const RENEW_BEFORE_S = 60;
 
-type Row = { li: HTMLLIElement; button: HTMLButtonElement | undefined; read: boolean };
+type Row = { li: HTMLLIElement; button: HTMLButtonElement | undefined; read: boolean; cursor: string; broadcast: boolean };
 
 function byId<T extends HTMLElement>(id: string, type: { new (): T; prototype: T }): T {
   const found = document.getElementById(id);
@@ -217,12 +217,35 @@ class InboxPage {
       button.addEventListener('click', () => void this.client?.markRead([item.id]).catch((error: unknown) => this.failed('mark read', error)));
       li.append(button);
     }
-    const row: Row = { li, button, read: false };
-    this.rows.set(item.id, row);
+    const row: Row = { li, button, read: false, cursor: item.cursor, broadcast };
     this.setRead(row, read);
-    if (where === 'top') ui.items.prepend(li);
-    else ui.items.append(li);
+    this.insert(row, where);
+    this.rows.set(item.id, row);
     this.updateEmpty();
+  }
+
+  /**
+   * Newest first, by feed position: a page reply can overtake a live notification, so "live on top, pages below" alone
+   * could misplace one. Broadcasts (another feed) and rows of another feed incarnation fall back to `where`.
+   */
+  private insert(row: Row, where: 'top' | 'bottom'): void {
+    let comparable = false;
+    if (!row.broadcast) {
+      for (const li of ui.items.children) {
+        const other = this.rows.get(li instanceof HTMLLIElement ? (li.dataset['id'] ?? '') : '');
+        if (other === undefined || other.broadcast) continue;
+        const order = compareCursors(row.cursor, other.cursor);
+        if (order === undefined) continue;
+        comparable = true;
+        if (order > 0) {
+          li.before(row.li);
+          return;
+        }
+      }
+    }
+    // Older than every row it can be compared with: below them.
+    if (where === 'top' && !comparable) ui.items.prepend(row.li);
+    else ui.items.append(row.li);
   }
 
   private refreshReadFlags(): void {
