@@ -3,7 +3,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_ALIAS, COMPOSE_NGINX_CONF_PATH, COMPOSE_NGINX_OPTIONS, COMPOSE_NGINX_PORT, renderNginxConfig, upstreamServersOf } from '@herald/edge-config';
+import {
+  COMPOSE_GATEWAYS,
+  COMPOSE_GATEWAY_ALIAS,
+  COMPOSE_NGINX_CONF_PATH,
+  COMPOSE_NGINX_OPTIONS,
+  COMPOSE_NGINX_PORT,
+  renderNginxConfig,
+  upstreamServersOf,
+} from '@herald/edge-config';
 import { REPO_ROOT, composeConfig, type ComposeModel, type ComposeService } from '@herald/testing';
 import { parse } from 'yaml';
 
