@@ -1,9 +1,14 @@
+import type { InboxUpdatedPayload, ReadState } from './client-requests.js';
+import type { NotificationEnvelope } from './commands.schema.js';
+
 /** Socket.IO namespace every client connects to. */
 export const NOTIFICATIONS_NAMESPACE = '/notifications';
 
-/** Events the server emits to clients. There are no client-to-server events: rooms are chosen by the server. */
+/** Events the server emits to clients. What clients may send is in client-requests.ts; rooms are chosen by the server. */
 export const ClientEvents = {
   Notification: 'notification',
+  /** The user's read state changed (a read on some device, or unread notifications trimmed): see InboxUpdatedPayload. */
+  InboxUpdated: 'inbox.updated',
   /** Sent once per connection, after any replay and before any live notification: where the device now stands. */
   SessionReady: 'session.ready',
   /** Sent right before the server ends a session, so the client knows why. */
@@ -52,7 +57,8 @@ export interface FeedReady {
   gap?: FeedGap;
 }
 
-export interface SessionReadyPayload extends FeedReady {
+/** The user's feed, with its read state at `cursor`, and the broadcast feed (which has no read state). */
+export interface SessionReadyPayload extends FeedReady, ReadState {
   broadcast: FeedReady;
 }
 
@@ -102,11 +108,10 @@ export const InterServerEventNames = {
 /** The room every socket of a user joins. The only room a socket is ever in (besides its own id). */
 export const userRoom = (userId: string): string => `user:${userId}`;
 
-/** Typed Socket.IO event maps, for `Server<...>` on the gateway and `Socket<...>` in clients. */
+/** Typed Socket.IO event map, for `Server<...>` on the gateway and `Socket<...>` in clients (ClientToServerEvents: client-requests.ts). */
 export interface ServerToClientEvents {
-  [ClientEvents.Notification]: (envelope: import('./commands.schema.js').NotificationEnvelope) => void;
+  [ClientEvents.Notification]: (envelope: NotificationEnvelope) => void;
+  [ClientEvents.InboxUpdated]: (payload: InboxUpdatedPayload) => void;
   [ClientEvents.SessionReady]: (payload: SessionReadyPayload) => void;
   [ClientEvents.SessionEnded]: (payload: SessionEndedPayload) => void;
 }
-/** Clients send nothing: no event can join a room or otherwise change what a socket receives. */
-export type ClientToServerEvents = Record<string, never>;

@@ -30,11 +30,13 @@ export const NotifyUsersCommandSchema = z.object({
 });
 export const NotifyBroadcastCommandSchema = z.object(notifyBase);
 export const PresenceQuerySchema = z.object({ userId });
+export const NotificationStatusQuerySchema = z.object({ userId, id: z.string().min(1).max(MAX_ID_LENGTH) });
 
 export type NotifyUserCommand = z.infer<typeof NotifyUserCommandSchema>;
 export type NotifyUsersCommand = z.infer<typeof NotifyUsersCommandSchema>;
 export type NotifyBroadcastCommand = z.infer<typeof NotifyBroadcastCommandSchema>;
 export type PresenceQuery = z.infer<typeof PresenceQuerySchema>;
+export type NotificationStatusQuery = z.infer<typeof NotificationStatusQuerySchema>;
 
 /** What a publisher sends (before defaults are applied). */
 export type NotifyUserInput = z.input<typeof NotifyUserCommandSchema>;
@@ -47,6 +49,24 @@ export const PresenceReplySchema = z.object({
   connections: z.number().int().nonnegative(),
 });
 export type PresenceReply = z.infer<typeof PresenceReplySchema>;
+
+/**
+ * Where one notification stands (`notification.status`). Unknown ids (never stored, or trimmed by retention) answer
+ * `stored: false`. `delivered`: some device of the user acknowledged it (`inbox.ack`); `read`: the user marked it read.
+ * Times are ISO 8601.
+ */
+export const NotificationStatusReplySchema = z.object({
+  id: z.string(),
+  userId,
+  stored: z.boolean(),
+  cursor: z.string().optional(),
+  storedAt: z.iso.datetime().optional(),
+  delivered: z.boolean(),
+  deliveredAt: z.iso.datetime().optional(),
+  read: z.boolean(),
+  readAt: z.iso.datetime().optional(),
+});
+export type NotificationStatusReply = z.infer<typeof NotificationStatusReplySchema>;
 
 /** The single event payload clients receive. */
 export const NotificationEnvelopeSchema = z.object({

@@ -29,19 +29,38 @@ export type Feed = (typeof Feeds)[keyof typeof Feeds];
 
 /** The keys and route channel of one feed, all in one hash-tag slot. */
 export interface FeedKeys {
-  /** Hash: `e` epoch, `s` the latest sequence number. */
+  /**
+   * Hash: `e` epoch, `s` the latest sequence number, `r` read up to (mark-all-read), `d` delivered up to (the highest
+   * acknowledged), `v` the read state's version (moves with every change of the unread count other than an append).
+   */
   readonly meta: string;
   /** Stream: one entry per stored notification, entry id `<seq>-0`, fields `n` (envelope JSON), `i` (id), `t` (ms). */
   readonly log: string;
   /** Hash: notification id -> sequence number, for deduplication while the notification is retained. */
   readonly ids: string;
-  /** Shard channel (SPUBLISH/SSUBSCRIBE) on which each stored notification is routed. */
+  /** Shard channel (SPUBLISH/SSUBSCRIBE) on which each stored notification, and each read-state change, is routed. */
   readonly route: string;
+  /** Sorted set: sequence numbers above `r` marked read one by one (score = member = seq). Small by construction. */
+  readonly reads: string;
+  /** Hash: seq -> when it was marked read one by one (ms). */
+  readonly readAt: string;
+  /** Sorted sets of `<seq>:<ms>` scored by seq: when `r` (read marks) and `d` (delivery marks) reached seq. */
+  readonly readMarks: string;
+  readonly ackMarks: string;
 }
 
 function feedKeys(tag: string): FeedKeys {
   const base = `${KEY_PREFIX}:{${tag}}`;
-  return { meta: `${base}:meta`, log: `${base}:log`, ids: `${base}:ids`, route: `${base}:route` };
+  return {
+    meta: `${base}:meta`,
+    log: `${base}:log`,
+    ids: `${base}:ids`,
+    route: `${base}:route`,
+    reads: `${base}:reads`,
+    readAt: `${base}:readat`,
+    readMarks: `${base}:rmarks`,
+    ackMarks: `${base}:dmarks`,
+  };
 }
 
 /** A user's feed. The suffixes differ in their last characters, so no user id can make one user's key another's. */
@@ -85,10 +104,16 @@ export function parseCursor(cursor: unknown): FeedPosition | undefined {
 }
 
 /**
- * What the store script publishes on a route channel: `<cursor> <pattern> <createdAtMs> <envelope JSON>`. The
- * envelope JSON already carries its cursor, so a gateway frames it for sockets without parsing it.
+ * What the store scripts publish on a route channel, in the order Redis ran them:
+ * - a stored notification: `<cursor> <pattern> <createdAtMs> <envelope JSON>`. The envelope JSON already carries its
+ *   cursor, so a gateway frames it for sockets without parsing it;
+ * - a change of the read state: `<head cursor> inbox.updated <version> <{unread, readUpTo, ids?} JSON>`, valid once the
+ *   device has every notification up to the head cursor.
  */
-export interface RouteMessage {
+export type RouteMessage = NotificationRouteMessage | ReadStateRouteMessage;
+
+export interface NotificationRouteMessage {
+  readonly kind: 'notification';
   readonly position: FeedPosition;
   readonly pattern: string;
   readonly createdAtMs: number;
@@ -96,13 +121,28 @@ export interface RouteMessage {
   readonly envelopeJson: string;
 }
 
+export interface ReadStateRouteMessage {
+  readonly kind: 'read-state';
+  /** The feed's head when the read state changed. */
+  readonly position: FeedPosition;
+  readonly version: number;
+  /** `{ unread, readUpTo, ids? }` as JSON text. */
+  readonly stateJson: string;
+}
+
+/** The pattern slot of a read-state route message. */
+export const READ_STATE_ROUTE_MARK = 'inbox.updated';
+
 export function parseRouteMessage(message: string): RouteMessage | undefined {
   const first = message.indexOf(' ');
   const second = first < 0 ? -1 : message.indexOf(' ', first + 1);
   const third = second < 0 ? -1 : message.indexOf(' ', second + 1);
   if (third < 0) return undefined;
   const position = parseCursor(message.slice(0, first));
-  const createdAtMs = Number(message.slice(second + 1, third));
-  if (position === undefined || !Number.isFinite(createdAtMs)) return undefined;
-  return { position, pattern: message.slice(first + 1, second), createdAtMs, envelopeJson: message.slice(third + 1) };
+  const number = Number(message.slice(second + 1, third));
+  if (position === undefined || !Number.isFinite(number)) return undefined;
+  const pattern = message.slice(first + 1, second);
+  const json = message.slice(third + 1);
+  if (pattern === READ_STATE_ROUTE_MARK) return { kind: 'read-state', position, version: number, stateJson: json };
+  return { kind: 'notification', position, pattern, createdAtMs: number, envelopeJson: json };
 }

@@ -4,6 +4,8 @@ export const Patterns = {
   NotifyUsers: 'notify.users',
   NotifyBroadcast: 'notify.broadcast',
   PresenceQuery: 'presence.query',
+  /** Request/reply: where a notification stands for its user (stored, delivered, read). */
+  NotificationStatus: 'notification.status',
 } as const;
 
 export type Pattern = (typeof Patterns)[keyof typeof Patterns];

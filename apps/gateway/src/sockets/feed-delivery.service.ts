@@ -18,6 +18,7 @@ import {
   type FeedKeys,
   type FeedReady,
   type RouteMessage,
+  type NotificationRouteMessage,
 } from '@herald/contracts';
 import { ShardedRouter } from '@herald/redis-io-adapter';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -61,7 +62,7 @@ interface Device {
 class LiveNotification {
   private encoded: EncodedEvent | undefined;
 
-  constructor(readonly message: RouteMessage) {}
+  constructor(readonly message: NotificationRouteMessage) {}
 
   encode(writer: SocketWriter): EncodedEvent {
     return (this.encoded ??= writer.encodeJson(ClientEvents.Notification, this.message.envelopeJson));
@@ -115,7 +116,7 @@ export class FeedDeliveryService {
     if (gone(socket)) return;
     const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
     if (gone(socket)) return;
-    socket.emit(ClientEvents.SessionReady, { ...user, broadcast });
+    socket.emit(ClientEvents.SessionReady, { ...user, unread: 0, readUpTo: null, broadcast });
     this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? ResumeOutcomes.Replayed : ResumeOutcomes.None));
     await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
   }
@@ -133,6 +134,7 @@ export class FeedDeliveryService {
       this.logger.error({ channel }, 'unreadable route message dropped');
       return;
     }
+    if (message.kind !== 'notification') return;
     const notification = new LiveNotification(message);
     let written = 0;
     if (channel === BROADCAST_FEED_KEYS.route) {

@@ -76,7 +76,7 @@ describe('NotifyGateway', () => {
     const [ann, bob] = [serverSockets.get('ann'), serverSockets.get('bob')];
     assert.ok(ann && bob);
     assert.deepEqual(ann.handshake.auth, {}, 'the verified token is dropped');
-    const shared = (event: string) => ann.listeners(event).filter((listener) => bob.listeners(event).includes(listener));
+    const shared = (event: 'disconnect') => ann.listeners(event).filter((listener) => bob.listeners(event).includes(listener));
     assert.equal(ann.listeners('error').length, 1, "socket.io's own error listener only");
     assert.equal(ann.listeners('disconnect').length, 1);
     assert.equal(shared('disconnect').length, 1, 'the disconnect listener is shared by both sockets');
