@@ -19,8 +19,7 @@ export const ClientRequests = {
 } as const;
 export type ClientRequest = (typeof ClientRequests)[keyof typeof ClientRequests];
 
-export const isClientRequest = (event: unknown): event is ClientRequest =>
-  typeof event === 'string' && (Object.values(ClientRequests) as string[]).includes(event);
+export const isClientRequest = (event: unknown): event is ClientRequest => typeof event === 'string' && (Object.values(ClientRequests) as string[]).includes(event);
 
 /** Largest page `inbox.list` returns; the default page. */
 export const MAX_INBOX_PAGE = 100;

@@ -17,6 +17,7 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { waitUntil } from '../../../../test/support/wait.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The gateway on a real in-process socket.io server, wired the way Nest wires it, with a stand-in for the JWT check. */
@@ -55,7 +56,15 @@ describe('NotifyGateway', () => {
     // What the sockets receive is FeedDeliveryService's own concern (feed-delivery.service.spec.ts).
     const feeds = { bind: async () => undefined, attach: async () => undefined, detach: () => undefined } as unknown as FeedDeliveryService;
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    gateway = new NotifyGateway(auth, metrics, logger, new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })), feeds, new DrainState());
+    gateway = new NotifyGateway(
+      auth,
+      metrics,
+      logger,
+      new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })),
+      feeds,
+      new DrainState(),
+      new SessionExpiryService(logger),
+    );
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);
     namespace.on('connection', (socket) => {

@@ -7,6 +7,8 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { InboxModule } from '../inbox/inbox.module.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { SessionExpiryService } from './session-expiry.service.js';
+import { SessionRefreshService } from './session-refresh.service.js';
 
 /** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, drain. */
 @Module({
@@ -16,9 +18,11 @@ import { NotifyGateway } from './notify.gateway.js';
     ClientAddressService,
     ConnectionAuthService,
     FeedDeliveryService,
+    SessionExpiryService,
+    SessionRefreshService,
     NotifyGateway,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
-  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter],
+  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter, SessionRefreshService],
 })
 export class SocketsModule {}
