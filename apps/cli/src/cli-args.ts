@@ -6,6 +6,7 @@ export const USAGE = `herald CLI
   npm run notify -- --users 42,43 --data '"hi"'
   npm run notify -- --broadcast --data '{"text":"maintenance at 02:00"}'
   npm run presence -- --user 42
+  npm run status -- --user 42 --id ID
   npm run token -- --user 42 [--ttl 3600]
 
 Options:
@@ -18,6 +19,7 @@ export const DEVELOPMENT_SECRET = 'herald-development-secret-change-me';
 export type CliCommand =
   | { kind: 'notify'; target: { userId: string } | { userIds: string[] } | { broadcast: true }; type?: string; data: unknown; id?: string; redisUrl: string }
   | { kind: 'presence'; userId: string; redisUrl: string }
+  | { kind: 'status'; userId: string; id: string; redisUrl: string }
   | { kind: 'token'; userId: string; ttlSeconds: number; secret: string }
   | { kind: 'help' };
 
@@ -74,6 +76,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     case 'presence':
       if (!values.user) throw new CliUsageError('presence needs --user');
       return { kind: 'presence', userId: values.user, redisUrl };
+    case 'status':
+      if (!values.user || !values.id) throw new CliUsageError('status needs --user and --id');
+      return { kind: 'status', userId: values.user, id: values.id, redisUrl };
     case 'token': {
       if (!values.user) throw new CliUsageError('token needs --user');
       const ttlSeconds = values.ttl === undefined ? 3600 : Number(values.ttl);

@@ -20,12 +20,17 @@ async function run(command: CliCommand): Promise<void> {
       return;
     }
     case 'notify':
-    case 'presence': {
+    case 'presence':
+    case 'status': {
       const publisher = new HeraldPublisher({ redisUrl: command.redisUrl });
       await publisher.connect();
       try {
         if (command.kind === 'presence') {
           process.stdout.write(`${JSON.stringify(await publisher.presence(command.userId))}\n`);
+          return;
+        }
+        if (command.kind === 'status') {
+          process.stdout.write(`${JSON.stringify(await publisher.status(command.userId, command.id))}\n`);
           return;
         }
         const base = { type: command.type, data: command.data, id: command.id };

@@ -101,7 +101,7 @@ export interface RequestError {
 export type Reply<T> = T | RequestError;
 
 export const isRequestError = (reply: unknown): reply is RequestError =>
-  typeof reply === 'object' && reply !== null && 'error' in reply && typeof (reply as { error: unknown }).error === 'object';
+  typeof reply === 'object' && reply !== null && 'error' in reply && typeof reply.error === 'object';
 
 /** Typed client-to-server event map, for `Server<...>` on the gateway and `Socket<...>` in clients. */
 export interface ClientToServerEvents {

@@ -1,4 +1,5 @@
 import { GapReasons } from './client-events.js';
+import { ClientRequests } from './client-requests.js';
 
 /**
  * Closed sets of metric label values. A label value outside these sets would be an unbounded series,
@@ -39,8 +40,9 @@ export const DisconnectReasonLabels = {
 } as const;
 export type DisconnectReasonLabel = (typeof DisconnectReasonLabels)[keyof typeof DisconnectReasonLabels];
 
-/** Clients send no events by design (ClientToServerEvents is empty), so every event a client sends is `unexpected`. */
+/** What clients send, by request (ClientRequests); any other event is `unexpected`. */
 export const ClientMessageLabels = {
+  ...ClientRequests,
   Unexpected: 'unexpected',
 } as const;
 export type ClientMessageLabel = (typeof ClientMessageLabels)[keyof typeof ClientMessageLabels];
@@ -87,8 +89,6 @@ export const UNKNOWN_PATTERN_LABEL = 'unknown';
 export const SessionRefreshOutcomes = {
   /** The session now ends at the new token's `exp`. */
   Refreshed: 'refreshed',
-  /** The payload was not `{ token: string }`. */
-  InvalidRequest: 'invalid_request',
   /** Not a token a key here verifies (signature, algorithm, claims). */
   InvalidToken: 'invalid_token',
   /** The token's `exp` has passed. */

@@ -1,6 +1,10 @@
 import {
   ClientErrorKinds,
   ClientMessageLabels,
+  ClientRequests,
+  RequestErrorCodes,
+  type ClientRequest,
+  type RequestErrorCode,
   CommandRejectReasons,
   ConnectRefusalReasons,
   DisconnectReasonLabels,
@@ -93,6 +97,10 @@ export class HeraldMetrics {
   private readonly notificationsDelivered: Record<NotifyPattern, DeferredCount>;
   private readonly deliveryLatency: Record<NotifyPattern, Histogram.Internal<'pattern'>>;
   private readonly clientMessages: Record<ClientMessageLabel, Counter.Internal>;
+  private readonly clientRequestsRefused: Record<ClientRequest, Record<RequestErrorCode, Counter.Internal>>;
+  private readonly acknowledged: Counter;
+  private readonly ackLatency: Histogram;
+  private readonly statusQueries: Record<'stored' | 'unknown', Counter.Internal>;
   private readonly clientErrors: Record<ClientErrorKind, Counter.Internal>;
   private readonly redisConnected: Record<RedisClientRoleLabel, Gauge.Internal<'role'>>;
   private readonly stored: Record<Feed, Counter.Internal>;
@@ -188,11 +196,36 @@ export class HeraldMetrics {
 
     const clientMessages = new Counter({
       name: name('client_messages_received_total'),
-      help: 'Events sent by clients, by event (clients send none by design, so every one is unexpected).',
+      help: 'Events sent by clients, by request (inbox.list, inbox.read, inbox.readAll, inbox.ack, session.refresh; anything else is unexpected).',
       labelNames: ['event'],
       registers,
     });
     this.clientMessages = childrenOf(values(ClientMessageLabels), (event) => zeroed(clientMessages, { event }));
+    const refused = new Counter({
+      name: name('client_requests_refused_total'),
+      help: 'Client requests answered with an error, by request and error code.',
+      labelNames: ['event', 'code'],
+      registers,
+    });
+    this.clientRequestsRefused = childrenOf(values(ClientRequests), (event) => childrenOf(values(RequestErrorCodes), (code) => zeroed(refused, { event, code })));
+    this.acknowledged = new Counter({
+      name: name('deliveries_acknowledged_total'),
+      help: "Acknowledgements (inbox.ack) that moved a user's delivered-up-to mark.",
+      registers,
+    });
+    this.ackLatency = new Histogram({
+      name: name('publish_to_ack_seconds'),
+      help: 'From storing a notification to the first acknowledgement that covers it (Redis clock both ends): what users see, acks batched every 250 ms included.',
+      buckets: [...DELIVERY_LATENCY_BUCKETS, 30, 60, 300],
+      registers,
+    });
+    const status = new Counter({
+      name: name('status_queries_total'),
+      help: 'notification.status requests answered, by whether the id was stored.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.statusQueries = childrenOf(['stored', 'unknown'] as const, (result) => zeroed(status, { result }));
     const clientErrors = new Counter({
       name: name('client_errors_total'),
       help: 'Client connection errors, by kind: engine.io handshake errors and socket errors.',
@@ -343,6 +376,20 @@ export class HeraldMetrics {
 
   clientMessage(event: ClientMessageLabel = ClientMessageLabels.Unexpected): void {
     this.clientMessages[event].inc();
+  }
+
+  clientRequestRefused(event: ClientRequest, code: RequestErrorCode): void {
+    this.clientRequestsRefused[event][code].inc();
+  }
+
+  /** An acknowledgement moved the delivered mark; `ageMs` is how long ago the newest notification it covers was stored. */
+  deliveryAcknowledged(ageMs: number | null): void {
+    this.acknowledged.inc();
+    if (ageMs !== null) this.ackLatency.observe(Math.max(0, ageMs) / 1000);
+  }
+
+  statusQueried(stored: boolean): void {
+    this.statusQueries[stored ? 'stored' : 'unknown'].inc();
   }
 
   clientError(kind: ClientErrorKind): void {

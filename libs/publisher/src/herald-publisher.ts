@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import {
   Patterns,
+  NotificationStatusReplySchema,
   PresenceReplySchema,
+  type NotificationStatusReply,
   type NotifyBroadcastInput,
   type NotifyPattern,
   type NotifyUserInput,
@@ -15,7 +17,7 @@ import { HeraldStreamClient } from './herald-stream.client.js';
 export interface HeraldPublisherOptions {
   /** redis:// or rediss:// URL of the Redis that Herald's gateways listen on. */
   redisUrl: string;
-  /** How long `presence()` waits for a gateway to answer. */
+  /** How long `presence()` and `status()` wait for a gateway to answer. */
   requestTimeoutMs?: number;
 }
 
@@ -24,7 +26,7 @@ export interface HeraldPublisherOptions {
  * once Redis has accepted the command, and from then on it is delivered even if gateways restart. Every notification
  * gets an `id` unless the caller set one: the gateways store each id once per user, so calling again with the same id
  * (a retry after an error or a timeout) never produces a second copy. `sentAt` lets the gateways measure latency.
- * Presence queries are request/reply over pub/sub (Nest's Redis transport), answered by whichever gateway is first.
+ * Presence and status queries are request/reply over pub/sub (Nest's Redis transport), answered by whichever gateway is first.
  */
 export class HeraldPublisher {
   private readonly commands: HeraldStreamClient;
@@ -71,6 +73,12 @@ export class HeraldPublisher {
   async presence(userId: string): Promise<PresenceReply> {
     const reply = await firstValueFrom(this.client.send<unknown>(Patterns.PresenceQuery, { userId }).pipe(timeout(this.requestTimeoutMs)));
     return PresenceReplySchema.parse(reply);
+  }
+
+  /** Where one notification stands for its user: stored, delivered (a device acknowledged it), read. Unknown ids: `stored: false`. */
+  async status(userId: string, id: string): Promise<NotificationStatusReply> {
+    const reply = await firstValueFrom(this.client.send<unknown>(Patterns.NotificationStatus, { userId, id }).pipe(timeout(this.requestTimeoutMs)));
+    return NotificationStatusReplySchema.parse(reply);
   }
 
   async close(): Promise<void> {

@@ -117,4 +117,119 @@ describe('RedisInboxStore', () => {
     await client.del(feed.log);
     assert.equal((await store.append(feed, notification('b'))).position.seq, 2);
   });
+
+  describe('read state', () => {
+    const state = async () => {
+      const range = await store.readAfter(feed, 0, 0);
+      return { unread: range.unread, readUpTo: range.readUpTo, version: range.version };
+    };
+    const readStateMessages = () => routed.filter((message) => message.split(' ')[1] === 'inbox.updated');
+
+    it('counts unread exactly: reads by id, mark-all-read up to a cursor, duplicates and unknown ids changing nothing', async () => {
+      const a = await store.append(feed, notification('a'));
+      await store.append(feed, notification('b'));
+      await store.append(feed, notification('c'));
+      assert.deepEqual(await state(), { unread: 3, readUpTo: 0, version: 0 });
+      const marked = await store.markRead(feed, ['b', 'b', 'nope']);
+      assert.deepEqual([marked.unread, marked.changed], [2, ['b']]);
+      assert.deepEqual((await store.markRead(feed, ['b'])).changed, [], 'marking again changes nothing');
+      const all = await store.markAllRead(feed, { epoch: a.position.epoch, seq: 1 });
+      assert.deepEqual([all?.unread, all?.readUpTo, all?.changed], [1, 1, true]);
+      assert.equal((await store.markAllRead(feed, { epoch: a.position.epoch, seq: 1 }))?.changed, false, 'an older or equal mark changes nothing');
+      assert.deepEqual(await state(), { unread: 1, readUpTo: 1, version: 2 });
+      // Everything: the mark covers b, which leaves the set of reads one by one.
+      assert.equal((await store.markAllRead(feed, null))?.unread, 0);
+      assert.equal(await client.zcard(feed.reads), 0);
+      const page = await store.list(feed, 0, 10);
+      assert.deepEqual(
+        page.items.map((item) => [item.seq, item.read]),
+        [
+          [3, true],
+          [2, true],
+          [1, true],
+        ],
+      );
+    });
+
+    it('routes each change of the read state after the notifications it counts, with its version', async () => {
+      const a = await store.append(feed, notification('a'));
+      await store.markRead(feed, ['a']);
+      await store.append(feed, notification('b'));
+      await store.markAllRead(feed, null);
+      await waitUntil(() => routed.length === 4, 'four route messages');
+      const epoch = a.position.epoch;
+      assert.deepEqual(readStateMessages(), [
+        `${epoch}.1 inbox.updated 1 {"unread":0,"readUpTo":null,"ids":["a"]}`,
+        `${epoch}.2 inbox.updated 2 {"unread":0,"readUpTo":"${epoch}.2"}`,
+      ]);
+      assert.deepEqual(
+        routed.map((message) => message.split(' ')[1]),
+        ['notify.user', 'inbox.updated', 'notify.user', 'inbox.updated'],
+      );
+    });
+
+    it('a cursor of another epoch or beyond the head is refused by mark-all-read and by acknowledgements', async () => {
+      const a = await store.append(feed, notification('a'));
+      assert.equal(await store.markAllRead(feed, { epoch: 'other', seq: 1 }), undefined);
+      assert.equal(await store.markAllRead(feed, { epoch: a.position.epoch, seq: 2 }), undefined);
+      assert.deepEqual(await store.acknowledge(feed, { epoch: 'other', seq: 1 }), { outcome: 'stale' });
+      assert.deepEqual(await store.acknowledge(feed, { epoch: a.position.epoch, seq: 2 }), { outcome: 'stale' });
+      assert.deepEqual(await state(), { unread: 1, readUpTo: 0, version: 0 });
+    });
+
+    it('trimming unread notifications lowers the count and routes the change; read ones leave no trace', async () => {
+      for (const id of ['a', 'b', 'c']) await store.append(feed, notification(id));
+      await store.markRead(feed, ['b']);
+      await store.append(feed, notification('d')); // trims a (unread)
+      assert.deepEqual(await state(), { unread: 2, readUpTo: 0, version: 2 });
+      await waitUntil(() => readStateMessages().length === 2, 'the trim to be routed');
+      assert.match(readStateMessages()[1] ?? '', / inbox\.updated 2 \{"unread":2,"readUpTo":null\}$/);
+      await store.append(feed, notification('e')); // trims b (read): the count moves by the append alone
+      assert.deepEqual(await state(), { unread: 3, readUpTo: 0, version: 2 });
+      assert.equal(await client.zcard(feed.reads), 0, 'the trimmed read is forgotten');
+      assert.equal(await client.hexists(feed.readAt, '2'), 0);
+    });
+
+    it('status: stored, then delivered by an acknowledgement, then read; unknown ids are not stored', async () => {
+      const a = await store.append(feed, notification('a'));
+      await store.append(feed, notification('b'));
+      const stored = await store.status(feed, 'a');
+      assert.deepEqual([stored?.position, stored?.deliveredAtMs, stored?.readAtMs], [a.position, null, null]);
+      assert.ok((stored?.storedAtMs ?? 0) > 0);
+      const acked = await store.acknowledge(feed, { epoch: a.position.epoch, seq: 2 });
+      assert.equal(acked.outcome, 'advanced');
+      assert.deepEqual(await store.acknowledge(feed, a.position), { outcome: 'unchanged' }, 'an older acknowledgement changes nothing');
+      const delivered = await store.status(feed, 'a');
+      assert.ok((delivered?.deliveredAtMs ?? 0) >= (stored?.storedAtMs ?? Infinity), 'the mark at 2 covers 1');
+      assert.equal(delivered?.readAtMs, null);
+      await store.markRead(feed, ['a']);
+      await store.markAllRead(feed, null);
+      const [readA, readB] = [await store.status(feed, 'a'), await store.status(feed, 'b')];
+      assert.ok((readA?.readAtMs ?? 0) > 0 && (readB?.readAtMs ?? 0) > 0);
+      assert.ok((readA?.readAtMs ?? 0) <= (readB?.readAtMs ?? 0), 'a keeps the time it was read one by one');
+      assert.equal(await store.status(feed, 'never'), undefined);
+    });
+
+    it('pages newest first through everything retained, stable while notifications are added', async () => {
+      for (const id of ['a', 'b', 'c']) await store.append(feed, notification(id));
+      const first = await store.list(feed, 0, 2);
+      assert.deepEqual([first.items.map((item) => item.seq), first.more], [[3, 2], true]);
+      await store.append(feed, notification('d')); // trims a: the next page ends at b
+      const second = await store.list(feed, 2, 2);
+      assert.deepEqual([second.items.map((item) => item.seq), second.more], [[], false]);
+      const third = await store.list(feed, 0, 3);
+      assert.deepEqual([third.items.map((item) => item.seq), third.more], [[4, 3, 2], false]);
+    });
+
+    it('a feed started again forgets the read and delivery state of the old one', async () => {
+      const a = await store.append(feed, notification('a'));
+      await store.markRead(feed, ['a']);
+      await store.acknowledge(feed, a.position);
+      await client.del(feed.meta);
+      await store.append(feed, notification('b'));
+      assert.deepEqual(await state(), { unread: 1, readUpTo: 0, version: 0 });
+      assert.equal((await store.status(feed, 'b'))?.deliveredAtMs, null);
+      assert.deepEqual(await Promise.all([client.exists(feed.reads), client.exists(feed.readAt), client.exists(feed.ackMarks)]), [0, 0, 0]);
+    });
+  });
 });

@@ -4,7 +4,7 @@ import type { FeedKeys, FeedPosition } from '@herald/contracts';
 import { createRedisClient, onConnectionChange, whenReady } from '@herald/redis-io-adapter';
 import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
-import { APPEND_SCRIPT, READ_SCRIPT } from './inbox-scripts.js';
+import { ACK_SCRIPT, APPEND_SCRIPT, LIST_SCRIPT, MARK_ALL_READ_SCRIPT, MARK_READ_SCRIPT, READ_SCRIPT, STATUS_SCRIPT } from './inbox-scripts.js';
 
 /** A notification to store: its envelope is complete but for the cursor, which only the store can give it. */
 export interface NewNotification {
@@ -28,8 +28,18 @@ export interface StoredNotification {
   envelopeJson: string;
 }
 
+/** The read state of a feed at its head (a user's inbox; the broadcast feed has none). */
+export interface ReadStateView {
+  /** Retained notifications not read. */
+  unread: number;
+  /** Everything up to this sequence number is read (0: no mark). */
+  readUpTo: number;
+  /** Moves with every change of the count other than an append: the order of read-state messages. */
+  version: number;
+}
+
 /** A consistent view of one feed. */
-export interface FeedRange {
+export interface FeedRange extends ReadStateView {
   /** Null when the feed does not exist (never written, or expired). */
   epoch: string | null;
   /** The latest sequence number (0 for an empty feed). */
@@ -49,12 +59,54 @@ export abstract class InboxStore {
   abstract readAfter(feed: FeedKeys, afterSeq: number, limit: number): Promise<FeedRange>;
 }
 
+/**
+ * What users do with their inbox besides receiving it: page through it, mark read, acknowledge delivery, and what a
+ * publisher asks of one notification. Every change of the read state is routed like a notification, in order with them.
+ */
+export abstract class InboxState {
+  /** Newest first, older than `beforeSeq` (0: from the newest). */
+  abstract list(feed: FeedKeys, beforeSeq: number, limit: number): Promise<InboxPage>;
+  abstract markRead(feed: FeedKeys, ids: readonly string[]): Promise<MarkReadResult>;
+  /** Undefined when `upTo` names no notification this feed issued. */
+  abstract markAllRead(feed: FeedKeys, upTo: FeedPosition | null): Promise<MarkReadResult | undefined>;
+  abstract acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult>;
+  abstract status(feed: FeedKeys, id: string): Promise<StoredStatus | undefined>;
+}
+
+export interface InboxPage {
+  epoch: string | null;
+  items: Array<StoredNotification & { read: boolean }>;
+  /** Whether older notifications are retained. */
+  more: boolean;
+}
+
+export interface MarkReadResult extends ReadStateView {
+  epoch: string | null;
+  head: number;
+  /** Ids (markRead) newly marked by this call, or whether the mark moved (markAllRead): nothing changed when empty/false. */
+  changed: string[] | boolean;
+}
+
+export type AckResult = { outcome: 'stale' } | { outcome: 'unchanged' } | { outcome: 'advanced'; ageMs: number | null };
+
+/** Where a stored notification stands; times in ms (0: known to have happened, time unknown). */
+export interface StoredStatus {
+  position: FeedPosition;
+  storedAtMs: number | null;
+  deliveredAtMs: number | null;
+  readAtMs: number | null;
+}
+
 // Lua's false arrives as null (RESP2) or false (RESP3).
-type ReadReply = [string | null | false, number, Array<[string, string[]]>, string | null | false];
+type Nil = null | false;
+type ReadReply = [string | Nil, number, Array<[string, string[]]>, string | Nil, number, string | Nil, number];
+type ListReply = [string | Nil, Array<[number, string, number]>, number];
+type MarkReply = [string | Nil, number, number, string | Nil, number, ...unknown[]];
+type StatusReply = [0] | [1, string, number, string | Nil, string | Nil, string | Nil];
 
 /** The inbox in Redis Streams, one stream per feed (inbox-scripts.ts). */
 @Injectable()
-export class RedisInboxStore extends InboxStore implements OnApplicationShutdown {
+export class RedisInboxStore extends InboxStore implements InboxState, OnApplicationShutdown {
   readonly client: Redis;
   private readonly maxLength: string;
   private readonly maxAgeMs: string;
@@ -86,13 +138,13 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
   private scriptsLoaded: Promise<void> = Promise.resolve();
 
   private async loadScripts(): Promise<void> {
-    await Promise.all([APPEND, READ].map((script) => this.client.script('LOAD', script.source))).catch(() => undefined);
+    await Promise.all(SCRIPTS.map((script) => this.client.script('LOAD', script.source))).catch(() => undefined);
   }
 
   async append(feed: FeedKeys, notification: NewNotification): Promise<AppendResult> {
     const [stored, epoch, seq] = (await this.run(
       APPEND,
-      [feed.meta, feed.log, feed.ids],
+      [feed.meta, feed.log, feed.ids, feed.reads, feed.readAt, feed.readMarks, feed.ackMarks],
       [
         notification.id,
         notification.envelopePrefix,
@@ -109,13 +161,54 @@ export class RedisInboxStore extends InboxStore implements OnApplicationShutdown
   }
 
   async readAfter(feed: FeedKeys, afterSeq: number, limit: number): Promise<FeedRange> {
-    const [epoch, head, entries, firstId] = (await this.run(READ, [feed.meta, feed.log], [String(afterSeq), String(limit)])) as ReadReply;
+    const [epoch, head, entries, firstId, unread, readUpTo, version] = (await this.run(
+      READ,
+      [feed.meta, feed.log, feed.reads],
+      [String(afterSeq), String(limit)],
+    )) as ReadReply;
     return {
-      epoch: typeof epoch === 'string' ? epoch : null,
+      epoch: stringOrNull(epoch),
       head,
       items: entries.map(([id, fields]) => ({ seq: seqOf(id), envelopeJson: fields[1] ?? 'null' })),
       firstRetained: typeof firstId === 'string' ? seqOf(firstId) : null,
+      unread,
+      readUpTo: seqOfCursor(readUpTo),
+      version,
     };
+  }
+
+  async list(feed: FeedKeys, beforeSeq: number, limit: number): Promise<InboxPage> {
+    const [epoch, items, more] = (await this.run(LIST, [feed.meta, feed.log, feed.reads], [String(beforeSeq), String(limit)])) as ListReply;
+    return { epoch: stringOrNull(epoch), items: items.map(([seq, envelopeJson, read]) => ({ seq, envelopeJson, read: read === 1 })), more: more === 1 };
+  }
+
+  async markRead(feed: FeedKeys, ids: readonly string[]): Promise<MarkReadResult> {
+    const reply = (await this.run(MARK_READ, [feed.meta, feed.log, feed.ids, feed.reads, feed.readAt], [feed.route, this.maxAgeMs, ...ids])) as MarkReply;
+    return { ...markResult(reply), changed: reply.slice(5).map(String) };
+  }
+
+  async markAllRead(feed: FeedKeys, upTo: FeedPosition | null): Promise<MarkReadResult | undefined> {
+    const reply = (await this.run(
+      MARK_ALL_READ,
+      [feed.meta, feed.log, feed.reads, feed.readMarks],
+      [feed.route, this.maxAgeMs, upTo?.epoch ?? '', String(upTo?.seq ?? 0)],
+    )) as MarkReply;
+    if (reply[1] === -1) return undefined;
+    return { ...markResult(reply), changed: reply[5] === 1 };
+  }
+
+  async acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult> {
+    const [outcome, ageMs] = (await this.run(ACK, [feed.meta, feed.log, feed.ackMarks], [position.epoch, String(position.seq), this.maxAgeMs])) as [number, number?];
+    if (outcome === -1) return { outcome: 'stale' };
+    if (outcome === 0) return { outcome: 'unchanged' };
+    return { outcome: 'advanced', ageMs: ageMs === undefined || ageMs < 0 ? null : ageMs };
+  }
+
+  async status(feed: FeedKeys, id: string): Promise<StoredStatus | undefined> {
+    const reply = (await this.run(STATUS, [feed.meta, feed.log, feed.ids, feed.readAt, feed.readMarks, feed.ackMarks], [id])) as StatusReply;
+    if (reply[0] === 0) return undefined;
+    const [, epoch, seq, storedAt, deliveredAt, readAt] = reply;
+    return { position: { epoch, seq }, storedAtMs: msOrNull(storedAt), deliveredAtMs: msOrNull(deliveredAt), readAtMs: msOrNull(readAt) };
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -146,8 +239,25 @@ interface LoadedScript {
 const load = (source: string): LoadedScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const APPEND = load(APPEND_SCRIPT);
 const READ = load(READ_SCRIPT);
+const LIST = load(LIST_SCRIPT);
+const MARK_READ = load(MARK_READ_SCRIPT);
+const MARK_ALL_READ = load(MARK_ALL_READ_SCRIPT);
+const ACK = load(ACK_SCRIPT);
+const STATUS = load(STATUS_SCRIPT);
+const SCRIPTS = [APPEND, READ, LIST, MARK_READ, MARK_ALL_READ, ACK, STATUS];
 
 const seqOf = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf('-')));
+const stringOrNull = (value: string | Nil): string | null => (typeof value === 'string' ? value : null);
+/** A cursor the scripts built (`<epoch>.<seq>`), as its seq; 0 for none. */
+const seqOfCursor = (cursor: string | Nil): number => (typeof cursor === 'string' ? Number(cursor.slice(cursor.indexOf('.') + 1)) : 0);
+const msOrNull = (value: string | Nil): number | null => (typeof value === 'string' ? Number(value) : null);
+const markResult = ([epoch, head, unread, readUpTo, version]: MarkReply): Omit<MarkReadResult, 'changed'> => ({
+  epoch: stringOrNull(epoch),
+  head,
+  unread,
+  readUpTo: seqOfCursor(readUpTo),
+  version,
+});
 
 /**
  * The epoch a feed gets if this append creates it. Only a feed with no meta (new, expired, or lost) takes it, so it must

@@ -1,9 +1,17 @@
 import { Module } from '@nestjs/common';
-import { InboxStore, RedisInboxStore } from './inbox-store.js';
+import { InboxRequestsService } from './inbox-requests.service.js';
+import { InboxState, InboxStore, RedisInboxStore } from './inbox-store.js';
+import { NotificationStatusService } from './notification-status.service.js';
 
-/** The per-user feeds in Redis: append once (which routes), read after a cursor. */
+/** The per-user feeds in Redis: append once (which routes), read after a cursor; the inbox requests; notification status. */
 @Module({
-  providers: [RedisInboxStore, { provide: InboxStore, useExisting: RedisInboxStore }],
-  exports: [InboxStore, RedisInboxStore],
+  providers: [
+    RedisInboxStore,
+    InboxRequestsService,
+    NotificationStatusService,
+    { provide: InboxStore, useExisting: RedisInboxStore },
+    { provide: InboxState, useExisting: RedisInboxStore },
+  ],
+  exports: [InboxStore, InboxState, RedisInboxStore, NotificationStatusService],
 })
 export class InboxModule {}

@@ -1,6 +1,16 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
-import { CommandRejectReasons, Patterns, PresenceQuerySchema, type PresenceReply } from '@herald/contracts';
+import {
+  CommandRejectReasons,
+  NotificationStatusQuerySchema,
+  Patterns,
+  PresenceQuerySchema,
+  type NotificationStatusReply,
+  type PresenceReply,
+  type Pattern,
+} from '@herald/contracts';
+import type { z } from 'zod';
+import { NotificationStatusService } from '../inbox/notification-status.service.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { NotifyGateway } from '../sockets/notify.gateway.js';
 import { MalformedCommand } from './command.deserializer.js';
@@ -16,6 +26,7 @@ export class CommandController {
     private readonly ingest: IngestService,
     private readonly gateway: NotifyGateway,
     private readonly metrics: MetricsService,
+    private readonly statuses: NotificationStatusService,
   ) {}
 
   @EventPattern(Patterns.NotifyUser)
@@ -39,17 +50,29 @@ export class CommandController {
    */
   @MessagePattern(Patterns.PresenceQuery)
   async presence(@Payload() data: unknown): Promise<PresenceReply> {
-    this.metrics.commandReceived(Patterns.PresenceQuery);
+    const { userId } = this.request(Patterns.PresenceQuery, PresenceQuerySchema, data);
+    const connections = await this.gateway.countUserConnections(userId);
+    return { userId, online: connections > 0, connections };
+  }
+
+  /** Like presence: every instance may answer over pub/sub, each from Redis, so the first reply is right. */
+  @MessagePattern(Patterns.NotificationStatus)
+  status(@Payload() data: unknown): Promise<NotificationStatusReply> {
+    return this.statuses.status(this.request(Patterns.NotificationStatus, NotificationStatusQuerySchema, data));
+  }
+
+  /** Counts a request and validates it; a bad one is rejected with its reason (RpcException: the caller gets the error). */
+  private request<S extends z.ZodType>(pattern: Pattern, schema: S, data: unknown): z.output<S> {
+    this.metrics.commandReceived(pattern);
     if (data instanceof MalformedCommand) {
-      this.metrics.commandRejected(Patterns.PresenceQuery, data.reason);
+      this.metrics.commandRejected(pattern, data.reason);
       throw new RpcException({ reason: data.reason, detail: data.detail });
     }
-    const query = PresenceQuerySchema.safeParse(data);
+    const query = schema.safeParse(data);
     if (!query.success) {
-      this.metrics.commandRejected(Patterns.PresenceQuery, CommandRejectReasons.InvalidShape);
+      this.metrics.commandRejected(pattern, CommandRejectReasons.InvalidShape);
       throw new RpcException({ reason: CommandRejectReasons.InvalidShape, detail: query.error.issues.map((issue) => issue.message).join('; ') });
     }
-    const connections = await this.gateway.countUserConnections(query.data.userId);
-    return { userId: query.data.userId, online: connections > 0, connections };
+    return query.data;
   }
 }

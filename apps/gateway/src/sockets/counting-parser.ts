@@ -5,8 +5,6 @@ import type * as SocketIoParser from 'socket.io-parser';
 const parser = createRequire(import.meta.url)('socket.io-parser') as typeof SocketIoParser;
 
 export interface ClientPacketCounter {
-  /** A client sent an event (clients send none by contract). */
-  event(): void;
   /** A client sent data that is no socket.io packet (or that socket.io failed on while handling it). */
   undecodable(): void;
 }
@@ -18,18 +16,7 @@ export interface ClientPacketCounter {
  * array: ~0.2 KB per idle connection together).
  */
 export function countingParser(counter: ClientPacketCounter): Pick<typeof SocketIoParser, 'protocol' | 'PacketType' | 'Encoder' | 'Decoder'> {
-  const countEvent = (packet: SocketIoParser.Packet): void => {
-    // Binary events are decoded as EVENT too.
-    if (packet.type === parser.PacketType.EVENT) counter.event();
-  };
-
   class CountingDecoder extends parser.Decoder {
-    constructor(...args: ConstructorParameters<typeof SocketIoParser.Decoder>) {
-      super(...args);
-      // socket.io's Client adds its listener to the same array right after: no extra allocation per connection.
-      this.on('decoded', countEvent);
-    }
-
     // socket.io's Client catches what add() throws and closes the connection with an error on each of its sockets.
     override add(chunk: unknown): void {
       try {

@@ -48,13 +48,16 @@ class MemoryStore extends InboxStore {
   async readAfter(feed: FeedKeys, afterSeq: number, limit: number): Promise<FeedRange> {
     this.reads++;
     const state = this.feeds.get(feed.log);
-    if (state === undefined) return { epoch: null, head: 0, items: [], firstRetained: null };
+    if (state === undefined) return { epoch: null, head: 0, items: [], firstRetained: null, unread: 0, readUpTo: 0, version: 0 };
     const items = state.entries.filter(({ seq }) => seq > afterSeq).slice(0, limit);
     return {
       epoch: state.epoch,
       head: state.head,
       items: items.map(({ seq, json }) => ({ seq, envelopeJson: json })),
       firstRetained: state.entries[0]?.seq ?? null,
+      unread: state.entries.length,
+      readUpTo: 0,
+      version: 0,
     };
   }
 
@@ -171,7 +174,14 @@ describe('FeedDeliveryService', () => {
   it('without since: replays nothing, reports the head, then delivers live notifications in order', async () => {
     await notify('ann', 1);
     const ann = await device('ann');
-    assert.deepEqual(ann.ready[0], { cursor: 'ep1.1', recovered: true, replayed: 0, broadcast: { cursor: null, recovered: true, replayed: 0 } });
+    assert.deepEqual(ann.ready[0], {
+      cursor: 'ep1.1',
+      recovered: true,
+      replayed: 0,
+      unread: 1,
+      readUpTo: null,
+      broadcast: { cursor: null, recovered: true, replayed: 0 },
+    });
     await notify('ann', 2);
     await notify('ann', 3);
     await waitUntil(() => ann.received.length === 2, 'two live', 5000, 5);
@@ -186,7 +196,14 @@ describe('FeedDeliveryService', () => {
     for (let n = 1; n <= 5; n++) await notify('bob', n);
     const bob = await device('bob', { since: 'ep1.2' });
     assert.deepEqual(data(bob), [3, 4, 5]);
-    assert.deepEqual(bob.ready[0], { cursor: 'ep1.5', recovered: true, replayed: 3, broadcast: { cursor: null, recovered: true, replayed: 0 } });
+    assert.deepEqual(bob.ready[0], {
+      cursor: 'ep1.5',
+      recovered: true,
+      replayed: 3,
+      unread: 5,
+      readUpTo: null,
+      broadcast: { cursor: null, recovered: true, replayed: 0 },
+    });
     await notify('bob', 6);
     await waitUntil(() => bob.received.length === 4, 'live after replay', 5000, 5);
     assert.deepEqual(data(bob), [3, 4, 5, 6]);
@@ -261,6 +278,8 @@ describe('FeedDeliveryService', () => {
         recovered: false,
         replayed: 0,
         gap: { reason: 'malformed', after: null, before: null },
+        unread: 1,
+        readUpTo: null,
         broadcast: { cursor: null, recovered: true, replayed: 0 },
       });
       assert.equal(hal.client.connected, true);

@@ -17,12 +17,13 @@ import {
   type Feed,
   type FeedKeys,
   type FeedReady,
-  type RouteMessage,
+  type InboxUpdatedPayload,
   type NotificationRouteMessage,
+  type ReadStateRouteMessage,
 } from '@herald/contracts';
 import { ShardedRouter } from '@herald/redis-io-adapter';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { InboxStore, type FeedRange } from '../inbox/inbox-store.js';
+import { InboxStore, type FeedRange, type ReadStateView } from '../inbox/inbox-store.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { SocketWriter, type EncodedEvent } from './socket-writer.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
@@ -47,9 +48,11 @@ interface FeedState {
   readonly feed: Feed;
   epoch: string | null;
   seq: number;
+  /** The version of the read state the socket was last told (user feed only): older read-state messages are skipped. */
+  version: number;
   /** While true, live notifications wait in `pending`: a replay or catch-up is writing older ones. */
   syncing: boolean;
-  pending: LiveNotification[] | undefined;
+  pending: Live[] | undefined;
 }
 
 interface Device {
@@ -68,6 +71,19 @@ class LiveNotification {
     return (this.encoded ??= writer.encodeJson(ClientEvents.Notification, this.message.envelopeJson));
   }
 }
+
+/** A routed change of the read state, parsed once for every local socket of its user. */
+class LiveReadState {
+  private parsed: InboxUpdatedPayload | undefined;
+
+  constructor(readonly message: ReadStateRouteMessage) {}
+
+  payload(): InboxUpdatedPayload {
+    return (this.parsed ??= { ...(JSON.parse(this.message.stateJson) as Omit<InboxUpdatedPayload, 'cursor'>), cursor: formatCursor(this.message.position) });
+  }
+}
+
+type Live = LiveNotification | LiveReadState;
 
 type Verdict = 'write' | 'skip' | 'gap';
 
@@ -116,8 +132,10 @@ export class FeedDeliveryService {
     if (gone(socket)) return;
     const [user, broadcast] = await Promise.all([this.resume(device, device.user, resume.since), this.resume(device, device.broadcast, resume.broadcastSince)]);
     if (gone(socket)) return;
-    socket.emit(ClientEvents.SessionReady, { ...user, unread: 0, readUpTo: null, broadcast });
-    this.metrics.resumed(user.gap?.reason ?? (user.replayed > 0 ? ResumeOutcomes.Replayed : ResumeOutcomes.None));
+    // The read state is the one the user feed's last read returned: valid at exactly the cursor session.ready names.
+    device.user.version = user.readState.version;
+    socket.emit(ClientEvents.SessionReady, { ...user.ready, ...readStateOf(device.user, user.readState), broadcast: broadcast.ready });
+    this.metrics.resumed(user.ready.gap?.reason ?? (user.ready.replayed > 0 ? ResumeOutcomes.Replayed : ResumeOutcomes.None));
     await Promise.all([this.flush(device, device.user), this.flush(device, device.broadcast)]);
   }
 
@@ -134,13 +152,12 @@ export class FeedDeliveryService {
       this.logger.error({ channel }, 'unreadable route message dropped');
       return;
     }
-    if (message.kind !== 'notification') return;
-    const notification = new LiveNotification(message);
+    const live = message.kind === 'notification' ? new LiveNotification(message) : new LiveReadState(message);
     let written = 0;
     if (channel === BROADCAST_FEED_KEYS.route) {
       for (const socket of this.namespace.sockets.values()) {
         const device = this.devices.get(socket);
-        if (device !== undefined) written += this.offer(device, device.broadcast, notification);
+        if (device !== undefined) written += this.offer(device, device.broadcast, live);
       }
     } else {
       const userId = userOfRoute(channel);
@@ -148,37 +165,43 @@ export class FeedDeliveryService {
       for (const id of ids ?? []) {
         const socket = this.namespace.sockets.get(id);
         const device = socket === undefined ? undefined : this.devices.get(socket);
-        if (device !== undefined) written += this.offer(device, device.user, notification);
+        if (device !== undefined) written += this.offer(device, device.user, live);
       }
     }
+    if (message.kind !== 'notification') return;
     // Stored by a notify command, so always one of them; anything else would be a foreign publisher on our channel.
     this.metrics.delivered(isNotifyPattern(message.pattern) ? message.pattern : Patterns.NotifyUser, written, message.createdAtMs);
   }
 
-  /** Writes a live notification to one socket if it is the next one; returns how many were written (0 or 1). */
-  private offer(device: Device, state: FeedState, notification: LiveNotification): number {
+  /** Writes a live notification (or read state) to one socket if it is the next one; returns how many notifications were written (0 or 1). */
+  private offer(device: Device, state: FeedState, live: Live): number {
     if (state.syncing) {
-      (state.pending ??= []).push(notification);
+      (state.pending ??= []).push(live);
       return 0;
     }
-    const verdict = verdictOf(state, notification.message);
-    if (verdict === 'write') return this.writeLive(device, state, notification) ? 1 : 0;
+    const verdict = verdictOf(state, live);
+    if (verdict === 'write') return this.writeLive(device, state, live) ? 1 : 0;
     if (verdict === 'skip') {
-      this.metrics.duplicateSkipped();
+      if (live instanceof LiveNotification) this.metrics.duplicateSkipped();
       return 0;
     }
     state.syncing = true;
-    state.pending = [notification];
+    state.pending = [live];
     void this.catchUp(device, state);
     return 0;
   }
 
-  private writeLive(device: Device, state: FeedState, notification: LiveNotification): boolean {
-    const { epoch, seq } = notification.message.position;
+  private writeLive(device: Device, state: FeedState, live: Live): boolean {
+    if (live instanceof LiveReadState) {
+      state.version = live.message.version;
+      device.socket.emit(ClientEvents.InboxUpdated, live.payload());
+      return false;
+    }
+    const { epoch, seq } = live.message.position;
     // Keep the string the state has: the message's is cut out of the whole route message and would keep it alive.
     if (state.epoch !== epoch) state.epoch = epoch;
     state.seq = seq;
-    return this.write(device, notification.encode(this.writer));
+    return this.write(device, live.encode(this.writer));
   }
 
   private write(device: Device, event: EncodedEvent): boolean {
@@ -195,48 +218,57 @@ export class FeedDeliveryService {
   private fallbackLogged = false;
 
   /** Replays what came after the client's cursor; leaves the state syncing (live ones wait until `flush`). */
-  private async resume(device: Device, state: FeedState, since: unknown): Promise<FeedReady> {
+  private async resume(device: Device, state: FeedState, since: unknown): Promise<{ ready: FeedReady; readState: ReadStateView }> {
     const head = await this.store.readAfter(keysOf(device, state), 0, 0);
     if (since === undefined || since === null) {
       moveTo(state, head.epoch, head.head);
-      return { cursor: cursorOf(head), recovered: true, replayed: 0 };
+      return { ready: { cursor: cursorOf(head), recovered: true, replayed: 0 }, readState: head };
     }
     const position = parseCursor(since);
     const sent = typeof since === 'string' ? since : null;
     if (position === undefined || (position.epoch === head.epoch && position.seq > head.head)) {
       // Not a cursor this feed issued: nothing can be said about what is missing, and nothing is replayed.
       moveTo(state, head.epoch, head.head);
-      return { cursor: cursorOf(head), recovered: false, replayed: 0, gap: { reason: GapReasons.Malformed, after: null, before: null } };
+      return {
+        ready: { cursor: cursorOf(head), recovered: false, replayed: 0, gap: { reason: GapReasons.Malformed, after: null, before: null } },
+        readState: head,
+      };
     }
     if (position.epoch !== head.epoch) {
       // An earlier incarnation of the feed (lost, or expired while idle): everything retained now is new to the client.
       moveTo(state, head.epoch, 0);
-      const { replayed, first } = await this.replay(device, state);
-      return { cursor: this.cursorOfState(state), recovered: false, replayed, gap: { reason: GapReasons.Epoch, after: sent, before: first } };
+      const replay = await this.replay(device, state);
+      return {
+        ready: { cursor: this.cursorOfState(state), recovered: false, replayed: replay.replayed, gap: { reason: GapReasons.Epoch, after: sent, before: replay.first } },
+        readState: replay.last,
+      };
     }
     moveTo(state, position.epoch, position.seq);
-    const { replayed, first, firstSeq } = await this.replay(device, state);
-    const trimmed = firstSeq === null ? head.head > position.seq : firstSeq > position.seq + 1;
-    const ready: FeedReady = { cursor: this.cursorOfState(state), recovered: !trimmed, replayed };
-    if (trimmed) ready.gap = { reason: GapReasons.Trimmed, after: sent, before: first };
-    return ready;
+    const replay = await this.replay(device, state);
+    const trimmed = replay.firstSeq === null ? head.head > position.seq : replay.firstSeq > position.seq + 1;
+    const ready: FeedReady = { cursor: this.cursorOfState(state), recovered: !trimmed, replayed: replay.replayed };
+    if (trimmed) ready.gap = { reason: GapReasons.Trimmed, after: sent, before: replay.first };
+    return { ready, readState: replay.last };
   }
 
-  /** Writes everything after the state's position, page by page; follows the feed into a new epoch if it changed. */
-  private async replay(device: Device, state: FeedState): Promise<{ replayed: number; first: string | null; firstSeq: number | null }> {
+  /**
+   * Writes everything after the state's position, page by page; follows the feed into a new epoch if it changed.
+   * `last` is the last page read: its read state is valid at the position the replay ends on.
+   */
+  private async replay(device: Device, state: FeedState): Promise<{ replayed: number; first: string | null; firstSeq: number | null; last: FeedRange }> {
     let replayed = 0;
     let first: string | null = null;
     let firstSeq: number | null = null;
     for (;;) {
       const range = await this.store.readAfter(keysOf(device, state), state.seq, PAGE);
-      if (range.epoch === null) return { replayed, first, firstSeq };
+      if (range.epoch === null) return { replayed, first, firstSeq, last: range };
       if (range.epoch !== state.epoch) {
         moveTo(state, range.epoch, 0);
         continue;
       }
       for (const item of range.items) {
         if (item.seq <= state.seq) continue;
-        if (gone(device.socket)) return { replayed, first, firstSeq };
+        if (gone(device.socket)) return { replayed, first, firstSeq, last: range };
         state.seq = item.seq;
         this.write(device, this.writer.encodeJson(ClientEvents.Notification, item.envelopeJson));
         if (firstSeq === null) {
@@ -247,9 +279,20 @@ export class FeedDeliveryService {
       }
       if (range.items.length < PAGE) {
         this.metrics.replayed(state.feed, replayed);
-        return { replayed, first, firstSeq };
+        return { replayed, first, firstSeq, last: range };
       }
     }
+  }
+
+  /**
+   * A replay outside a (re)connect (a gap, a subscription restored): if the read state moved meanwhile, the socket is
+   * told where it stands now, at the position the replay ended on.
+   */
+  private async catchUpFromStore(device: Device, state: FeedState): Promise<void> {
+    const { last } = await this.replay(device, state);
+    if (state.feed !== Feeds.User || last.version <= state.version || gone(device.socket)) return;
+    state.version = last.version;
+    device.socket.emit(ClientEvents.InboxUpdated, { ...readStateOf(state, last), cursor: this.cursorOfState(state) });
   }
 
   /** Lets the live notifications that waited through, catching up from the store whenever one is not the next. */
@@ -258,15 +301,15 @@ export class FeedDeliveryService {
     const pending = state.pending ?? [];
     state.pending = pending;
     for (let index = 0; index < pending.length; index++) {
-      const notification = pending[index];
-      let verdict = verdictOf(state, notification.message);
+      const live = pending[index];
+      let verdict = verdictOf(state, live);
       if (verdict === 'gap') {
-        await this.replay(device, state);
+        await this.catchUpFromStore(device, state);
         // The store has everything that was routed, so the replay reached it (now a skip), unless the feed moved to a
         // newer epoch meanwhile: then this one belongs to a feed that no longer exists.
-        verdict = verdictOf(state, notification.message);
+        verdict = verdictOf(state, live);
       }
-      if (verdict === 'write') this.writeLive(device, state, notification);
+      if (verdict === 'write') this.writeLive(device, state, live);
     }
     state.pending = undefined;
     state.syncing = false;
@@ -277,7 +320,7 @@ export class FeedDeliveryService {
     for (;;) {
       if (gone(device.socket)) return;
       try {
-        await this.replay(device, state);
+        await this.catchUpFromStore(device, state);
         await this.flush(device, state);
         return;
       } catch (error) {
@@ -311,7 +354,7 @@ export class FeedDeliveryService {
 /** Whether the socket disconnected: checked again after every await, whatever was known before it. */
 const gone = (socket: { readonly connected: boolean }): boolean => !socket.connected;
 
-const newState = (feed: Feed): FeedState => ({ feed, epoch: null, seq: 0, syncing: true, pending: undefined });
+const newState = (feed: Feed): FeedState => ({ feed, epoch: null, seq: 0, version: 0, syncing: true, pending: undefined });
 
 /** Built when needed (connect, catch-up, disconnect) rather than kept: four strings per idle socket add up. */
 const keysOf = (device: Device, state: FeedState): FeedKeys => (state.feed === Feeds.User ? userFeedKeys(device.socket.data.userId) : BROADCAST_FEED_KEYS);
@@ -323,9 +366,23 @@ function moveTo(state: FeedState, epoch: string | null, seq: number): void {
 
 const cursorOf = (range: FeedRange): string | null => (range.epoch === null || range.head === 0 ? null : formatCursor({ epoch: range.epoch, seq: range.head }));
 
-function verdictOf(state: FeedState, message: RouteMessage): Verdict {
-  const { epoch, seq } = message.position;
+/**
+ * Whether a live notification is the socket's next one (write), one it has (skip), or after one it misses (gap). A
+ * read state is written when it is newer than what the socket was told and valid where the socket stands; one valid
+ * at another position is a gap: the catch-up reads the read state where the socket then stands.
+ */
+function verdictOf(state: FeedState, live: Live): Verdict {
+  const { epoch, seq } = live.message.position;
+  if (live instanceof LiveReadState) {
+    if (live.message.version <= state.version) return 'skip';
+    return epoch === state.epoch && seq === state.seq ? 'write' : 'gap';
+  }
   if (epoch !== state.epoch) return state.epoch === null && seq === 1 ? 'write' : 'gap';
   if (seq === state.seq + 1) return 'write';
   return seq <= state.seq ? 'skip' : 'gap';
+}
+
+/** What session.ready and inbox.updated say of the read state. */
+function readStateOf(state: FeedState, view: ReadStateView): { unread: number; readUpTo: string | null } {
+  return { unread: view.unread, readUpTo: view.readUpTo > 0 && state.epoch !== null ? formatCursor({ epoch: state.epoch, seq: view.readUpTo }) : null };
 }

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ClientErrorKinds, NOTIFICATIONS_NAMESPACE } from '@herald/contracts';
 import { HeraldMetrics } from '@herald/metrics';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { PinoLogger } from 'nestjs-pino';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
@@ -15,6 +16,7 @@ import type { FeedDeliveryService } from './feed-delivery.service.js';
 import { loadConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { waitUntil } from '../../../../test/support/wait.js';
+import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { SessionExpiryService } from './session-expiry.service.js';
@@ -43,8 +45,8 @@ describe('NotifyGateway', () => {
   before(async () => {
     http = createServer();
     metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
-    // As main.ts wires it: the parser counts what clients send.
-    io = new Server(http, { parser: countingParser({ event: () => metrics.clientMessage(), undecodable: () => metrics.clientError(ClientErrorKinds.SocketError) }) });
+    // As main.ts wires it: the parser counts what is no packet at all, the dispatcher every event.
+    io = new Server(http, { parser: countingParser({ undecodable: () => metrics.clientError(ClientErrorKinds.SocketError) }) });
     const namespace: NotificationNamespace = io.of(NOTIFICATIONS_NAMESPACE);
     const auth = {
       middleware: (socket: NotificationSocket, next: () => void) => {
@@ -56,6 +58,8 @@ describe('NotifyGateway', () => {
     // What the sockets receive is FeedDeliveryService's own concern (feed-delivery.service.spec.ts).
     const feeds = { bind: async () => undefined, attach: async () => undefined, detach: () => undefined } as unknown as FeedDeliveryService;
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
+    const noHandlers = { getProviders: () => [] } as unknown as DiscoveryService;
+    const requests = new ClientRequestDispatcher(noHandlers, new MetadataScanner(), new Reflector(), metrics, logger);
     gateway = new NotifyGateway(
       auth,
       metrics,
@@ -63,6 +67,7 @@ describe('NotifyGateway', () => {
       new ClientAddressService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' })),
       feeds,
       new DrainState(),
+      requests,
       new SessionExpiryService(logger),
     );
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
@@ -107,13 +112,16 @@ describe('NotifyGateway', () => {
     });
   });
 
-  it('counts every event a client sends, which nothing handles', async () => {
+  it('counts every event a client sends that is no request as unexpected, and keeps the socket', async () => {
     const client = await join('chatty');
-    const count = async () => (await metrics.registry.getSingleMetric('herald_client_messages_received_total')?.get())?.values[0]?.value ?? 0;
+    const count = async () =>
+      (await metrics.registry.getSingleMetric('herald_client_messages_received_total')?.get())?.values.find((value) => value.labels['event'] === 'unexpected')?.value ??
+      0;
     const before = await count();
     client.emit('hello', 1);
     client.emit('again');
     await waitFor(async () => (await count()) === before + 2);
+    assert.equal(client.connected, true);
   });
 
   it('counts what a client sends that is no socket.io packet as a socket error', async () => {

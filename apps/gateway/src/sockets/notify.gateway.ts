@@ -7,6 +7,7 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { DrainState } from '../ops/drain-state.service.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
 import { SessionExpiryService } from './session-expiry.service.js';
@@ -28,6 +29,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly clientAddress: ClientAddressService,
     private readonly feeds: FeedDeliveryService,
     private readonly drain: DrainState,
+    private readonly requests: ClientRequestDispatcher,
     private readonly expiries: SessionExpiryService,
   ) {
     expiries.whenExpired((socket) => this.endSession(socket, SessionEndReasons.TokenExpired));
@@ -50,9 +52,10 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     void socket.join(userRoom(userId));
     this.expiries.schedule(socket);
     this.metrics.connectionAccepted();
-    // A listener shared by all sockets: each idle connection holds its listeners for its lifetime. What clients send
-    // (events, undecodable packets) is counted by the parser (counting-parser.ts), which needs nothing per socket.
+    // Listeners shared by all sockets: each idle connection holds its listeners for its lifetime. One catch-all for
+    // every client request (ClientRequestDispatcher), where a listener per event would cost an entry per event.
     socket.on('disconnect', this.onDisconnect);
+    socket.onAny(this.onClientEvent);
     const { since, broadcastSince } = socket.handshake.auth as Record<string, unknown>;
     // The token has been verified; a session should not hold a bearer token (nor its bytes) for hours.
     socket.handshake.auth = {};
@@ -76,6 +79,11 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   private readonly onDisconnect = ((gateway: NotifyGateway) =>
     function (this: NotificationSocket, reason: string): void {
       gateway.disconnected(this, reason);
+    })(this);
+
+  private readonly onClientEvent = ((gateway: NotifyGateway) =>
+    function (this: NotificationSocket, ...args: unknown[]): void {
+      gateway.requests.dispatch(this, args);
     })(this);
 
   private disconnected(socket: NotificationSocket, reason: string): void {

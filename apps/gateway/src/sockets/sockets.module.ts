@@ -1,18 +1,20 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ShardedRouter } from '@herald/redis-io-adapter';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { TokenVerifierService } from '../auth/token-verifier.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { InboxModule } from '../inbox/inbox.module.js';
+import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { SessionExpiryService } from './session-expiry.service.js';
 import { SessionRefreshService } from './session-refresh.service.js';
 
-/** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, drain. */
+/** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, client requests, drain. */
 @Module({
-  imports: [InboxModule],
+  imports: [InboxModule, DiscoveryModule],
   providers: [
     TokenVerifierService,
     ClientAddressService,
@@ -20,6 +22,7 @@ import { SessionRefreshService } from './session-refresh.service.js';
     FeedDeliveryService,
     SessionExpiryService,
     SessionRefreshService,
+    ClientRequestDispatcher,
     NotifyGateway,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],

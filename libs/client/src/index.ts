@@ -1,0 +1,3 @@
+export * from './herald-client.js';
+export * from './cursor-storage.js';
+export * from './typed-emitter.js';
