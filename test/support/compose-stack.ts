@@ -56,7 +56,8 @@ export class ComposeStack {
 
   /** The address of a service's container on one of the project's networks (compose names it `<project>_<network>`). */
   async address(service: string, network: string): Promise<string> {
-    const address = (await this.inspect(service)).NetworkSettings.Networks[this.networkName(network)]?.IPAddress ?? '';
+    const networks: Partial<Record<string, { IPAddress: string }>> = (await this.inspect(service)).NetworkSettings.Networks;
+    const address = networks[this.networkName(network)]?.IPAddress ?? '';
     if (address === '') throw new Error(`${service} has no address on ${this.networkName(network)}`);
     return address;
   }
@@ -89,17 +90,22 @@ export class ComposeStack {
   async occupyAddress(network: string, address: string, image: string): Promise<{ release: () => Promise<void> }> {
     const name = `${this.projectName}-holds-${address.replace(/\W/g, '-')}`;
     await run('docker', ['run', '-d', '--rm', '--name', name, '--network', this.networkName(network), '--ip', address, '--entrypoint', 'sleep', image, 'infinity']);
-    return { release: async () => void (await run('docker', ['rm', '-f', name])) };
+    return {
+      release: async () => {
+        await run('docker', ['rm', '-f', name]);
+      },
+    };
   }
 
   /** The service's current container: looked up by label, so a container compose recreated is found too. */
   private async inspect(service: string): ReturnType<Awaited<ReturnType<ComposeStack['docker']>>['container']['inspect']> {
     const docker = await this.docker();
-    const [found] = await docker.container.dockerode.listContainers({
+    const containers: ReadonlyArray<{ Id: string }> = await docker.container.dockerode.listContainers({
       all: true,
       filters: { label: [`com.docker.compose.project=${this.projectName}`, `com.docker.compose.service=${service}`] },
     });
-    if (!found) throw new Error(`no container of service ${service} in ${this.projectName}`);
+    const found = containers.at(0);
+    if (found === undefined) throw new Error(`no container of service ${service} in ${this.projectName}`);
     return docker.container.inspect(docker.container.getById(found.Id));
   }
 
