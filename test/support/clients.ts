@@ -5,6 +5,7 @@ import {
   type ConnectErrorData,
   type HandshakeAuth,
   type NotificationEnvelope,
+  type Reply,
   type ServerToClientEvents,
   type SessionEndedPayload,
   type SessionReadyPayload,
@@ -62,6 +63,11 @@ export class TestClient {
   /** Writes an engine.io message that is not a socket.io packet: the server cannot decode it. */
   sendUndecodablePacket(): void {
     this.socket.io.engine.write('not a socket.io packet');
+  }
+
+  /** A client request answered through an acknowledgement (ClientRequests in contracts): resolves with the reply. */
+  async request<T>(event: string, payload: unknown, timeoutMs = 10_000): Promise<Reply<T>> {
+    return (await (this.socket as unknown as Socket).timeout(timeoutMs).emitWithAck(event, payload)) as Reply<T>;
   }
 
   close(): void {

@@ -84,3 +84,18 @@ export type ResumeOutcome = (typeof ResumeOutcomes)[keyof typeof ResumeOutcomes]
 
 /** The `pattern` label of a dead-lettered stream entry whose pattern is not one of Herald's. */
 export const UNKNOWN_PATTERN_LABEL = 'unknown';
+
+/** What a `session.refresh` did: the `outcome` label of `herald_session_refreshes_total`. */
+export const SessionRefreshOutcomes = {
+  /** The session now ends at the new token's `exp`. */
+  Refreshed: 'refreshed',
+  /** Not a token a key here verifies (signature, algorithm, claims). */
+  InvalidToken: 'invalid_token',
+  /** The token's `exp` has passed. */
+  ExpiredToken: 'expired_token',
+  /** A valid token, for another `sub` than the session's. */
+  OtherUser: 'other_user',
+  /** The socket disconnected while the token was being verified: nothing to move. */
+  Closed: 'closed',
+} as const;
+export type SessionRefreshOutcome = (typeof SessionRefreshOutcomes)[keyof typeof SessionRefreshOutcomes];

@@ -31,7 +31,7 @@ export class DevTokenController {
     @InjectPinoLogger(DevTokenController.name) private readonly logger: PinoLogger,
   ) {
     // Checked again here: this class must never sign with a real key, whatever wires it.
-    if (config.jwt.key.kind !== 'secret' || config.jwt.key.secret !== DEVELOPMENT_JWT_SECRET) {
+    if (config.jwt.key?.kind !== 'secret' || config.jwt.key.secret !== DEVELOPMENT_JWT_SECRET) {
       throw new Error('the development token endpoint runs only with the development secret');
     }
     this.key = new TextEncoder().encode(DEVELOPMENT_JWT_SECRET);

@@ -30,7 +30,7 @@ describe('loadConfig', () => {
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
-    ['no JWT key', {}, /JWT_SECRET: set JWT_SECRET \(HS256\) or JWT_PUBLIC_KEY/],
+    ['no JWT key', {}, /JWT_SECRET: set JWT_SECRET \(HS256\), JWT_PUBLIC_KEY \(RS256\/ES256\) or JWT_JWKS_URL/],
     ['both JWT keys', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----' }, /JWT_PUBLIC_KEY: set only one/],
     ['a short secret', { JWT_SECRET: 'short' }, /JWT_SECRET: must be at least 16 characters/],
     ['a bad PORT', { JWT_SECRET: SECRET, PORT: 'eighty' }, /PORT:/],

@@ -23,6 +23,14 @@ const EnvSchema = z
       .refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), { message: 'must be a redis:// or rediss:// URL' }),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key (SPKI)' }).optional(),
+    /** A JSON Web Key Set: tokens whose header names a `kid` are verified with that key (RS/PS/ES/EdDSA, alg pinned by the key). */
+    JWT_JWKS_URL: z.string().refine(isJwksUrl, { message: 'must be an https:// URL (http:// only for a loopback host)' }).optional(),
+    /** How long a fetched key set is used before it is fetched again: a key removed from the set is refused at most this late. */
+    JWT_JWKS_CACHE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+    /** Least time between two fetches caused by unknown `kid`s: a flood of made-up kids cannot turn into a flood of fetches. */
+    JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** How long a fetch of the key set may take. */
+    JWT_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).optional(),
     CORS_ORIGINS: csv.default([]),
@@ -61,8 +69,8 @@ const EnvSchema = z
       .transform((value) => value === 'true'),
   })
   .superRefine((env, ctx) => {
-    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)' });
+    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256), JWT_PUBLIC_KEY (RS256/ES256) or JWT_JWKS_URL' });
     }
     if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'set only one of JWT_SECRET and JWT_PUBLIC_KEY' });
@@ -85,12 +93,20 @@ export interface RedisConnection {
 
 export type JwtKeyConfig = { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string };
 
+export interface JwksConfig {
+  url: string;
+  cacheMaxAgeMs: number;
+  cooldownMs: number;
+  timeoutMs: number;
+}
+
 /** The whole configuration, validated once at boot. Injected by class token; nothing else reads process.env. */
 export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly redis: RedisConnection;
-  readonly jwt: { key: JwtKeyConfig; issuer?: string; audience?: string };
+  /** `key`: the static key (tokens without `kid`); `jwks`: the key set (tokens with one). At least one is set. */
+  readonly jwt: { key?: JwtKeyConfig; jwks?: JwksConfig; issuer?: string; audience?: string };
   readonly corsOrigins: string[];
   readonly maxPayloadBytes: number;
   readonly instanceId: string;
@@ -113,7 +129,15 @@ export class AppConfig {
     this.host = env.HOST;
     this.redis = parseRedisUrl(env.REDIS_URL);
     this.jwt = {
-      key: env.JWT_SECRET ? { kind: 'secret', secret: env.JWT_SECRET } : { kind: 'public-key', pem: env.JWT_PUBLIC_KEY ?? '' },
+      key: env.JWT_SECRET ? { kind: 'secret', secret: env.JWT_SECRET } : env.JWT_PUBLIC_KEY ? { kind: 'public-key', pem: env.JWT_PUBLIC_KEY } : undefined,
+      jwks: env.JWT_JWKS_URL
+        ? {
+            url: env.JWT_JWKS_URL,
+            cacheMaxAgeMs: env.JWT_JWKS_CACHE_SECONDS * 1000,
+            cooldownMs: env.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+            timeoutMs: env.JWT_JWKS_TIMEOUT_MS,
+          }
+        : undefined,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
     };
@@ -143,6 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   return new AppConfig(result.data);
+}
+
+/** Keys fetched over plain HTTP could be swapped on the way: only a loopback server (a sidecar, a test) may use it. */
+function isJwksUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname));
 }
 
 function isTrustList(entries: string[]): boolean {

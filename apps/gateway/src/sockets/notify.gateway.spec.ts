@@ -19,6 +19,7 @@ import { waitUntil } from '../../../../test/support/wait.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The gateway on a real in-process socket.io server, wired the way Nest wires it, with a stand-in for the JWT check. */
@@ -67,6 +68,7 @@ describe('NotifyGateway', () => {
       feeds,
       new DrainState(),
       requests,
+      new SessionExpiryService(logger),
     );
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);

@@ -9,6 +9,8 @@ import { InboxModule } from '../inbox/inbox.module.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { SessionExpiryService } from './session-expiry.service.js';
+import { SessionRefreshService } from './session-refresh.service.js';
 
 /** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, client requests, drain. */
 @Module({
@@ -18,10 +20,12 @@ import { NotifyGateway } from './notify.gateway.js';
     ClientAddressService,
     ConnectionAuthService,
     FeedDeliveryService,
+    SessionExpiryService,
+    SessionRefreshService,
     ClientRequestDispatcher,
     NotifyGateway,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
-  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter],
+  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter, SessionRefreshService],
 })
 export class SocketsModule {}
