@@ -1,4 +1,5 @@
 import {
+  FEED_START,
   ClientEvents,
   NOTIFICATIONS_NAMESPACE,
   UNAVAILABLE_MESSAGE,
@@ -293,9 +294,11 @@ export class ResumingDevice {
     socket.on(ClientEvents.SessionReady, (payload) => {
       this.readies.push(payload);
       this.events.push({ kind: 'ready', connection: this.connections, payload });
-      if (payload.cursor !== null && (this.cursor === undefined || !payload.recovered)) this.cursor = payload.cursor;
+      if (payload.cursor === null) this.cursor ??= FEED_START;
+      else if (this.cursor === undefined || !payload.recovered) this.cursor = payload.cursor;
       const broadcast = payload.broadcast;
-      if (broadcast.cursor !== null && (this.broadcastCursor === undefined || !broadcast.recovered)) this.broadcastCursor = broadcast.cursor;
+      if (broadcast.cursor === null) this.broadcastCursor ??= FEED_START;
+      else if (this.broadcastCursor === undefined || !broadcast.recovered) this.broadcastCursor = broadcast.cursor;
     });
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
     socket.on('disconnect', (reason) => this.disconnects.push(reason));
