@@ -167,7 +167,7 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
     await device.client.markRead([id]);
     const read = await sdk.status('in-status', id);
     assert.equal(read.read, true);
-    assert.ok(read.readAt !== undefined && delivered.deliveredAt !== undefined && read.readAt >= delivered.deliveredAt);
+    assert.ok(read.readAt !== undefined && read.readAt >= (delivered.deliveredAt ?? ''));
     assert.deepEqual(await sdk.status('in-status', 'never-sent'), { id: 'never-sent', userId: 'in-status', stored: false, delivered: false, read: false });
     assert.deepEqual(await sdk.status('someone-else', id), { id, userId: 'someone-else', stored: false, delivered: false, read: false }, 'ids are per user');
   });
@@ -209,12 +209,12 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
       ['inbox.delete', { ids: ['b-1'] }, RequestErrorCodes.InvalidRequest],
     ];
     for (const [event, payload, code] of bad) {
-      const reply: unknown = await socket.timeout(5000).emitWithAck(event as typeof ClientRequests.InboxList, payload as never);
+      const reply: unknown = await socket.timeout(5000).emitWithAck(event as typeof ClientRequests.InboxList, payload);
       assert.ok(isRequestError(reply), `${event} ${JSON.stringify(payload)} is refused`);
       assert.equal(reply.error.code, code, `${event} ${JSON.stringify(payload)}: ${reply.error.message}`);
     }
     // Fire-and-forget ones have nobody to answer: counted, nothing else.
-    socket.emit(ClientRequests.InboxAck, { cursor: 42 } as never);
+    socket.emit(ClientRequests.InboxAck, { cursor: 42 });
     socket.emit(ClientRequests.InboxAck, { cursor: foreignCursor });
     const list = (await socket.timeout(5000).emitWithAck(ClientRequests.InboxList, {})) as Reply<InboxListReply>;
     assert.ok(!isRequestError(list));
