@@ -83,6 +83,12 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     has('Redis status per instance', (expr) => /by \(instance, role\) \(herald_redis_connected\{/.test(expr));
     has('event loop lag per instance', (expr) => /by \(instance\) \(herald_nodejs_eventloop_lag_p99_seconds\{/.test(expr));
     has('memory per instance', (expr) => /by \(instance\) \(herald_process_resident_memory_bytes\{/.test(expr));
+    // The inbox (issue 13): acks, reads, list requests, status queries, publish-to-acknowledged p99.
+    has('client requests by event', (expr) => /by \(event\) \(rate\(herald_client_messages_received_total\{/.test(expr));
+    has('refused client requests by code', (expr) => /by \(event, code\) \(rate\(herald_client_requests_refused_total\{/.test(expr));
+    has('acknowledgements', (expr) => /rate\(herald_deliveries_acknowledged_total\{/.test(expr));
+    has('status queries', (expr) => /rate\(herald_status_queries_total\{/.test(expr));
+    has('publish-to-acknowledged p99', (expr) => expr.startsWith('histogram_quantile(0.99, ') && expr.includes('herald_publish_to_ack_seconds_bucket'));
   });
 
   it('offers an instance selector fed by the instances that export herald metrics', () => {
