@@ -8,6 +8,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 # binary on PATH -> Debian package that provides it
 declare -A wanted=(
+  # The demo page's browser test drives headless Chromium (playwright-core, no browser download).
+  [chromium]=chromium
   # The edge proxy: tests and `npm start` run their own non-daemon nginx from the rendered template.
   [nginx]=nginx
   # Engine-free structural check of docker-compose.yml (`docker-compose config`).

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Patterns } from '@herald/contracts';
-import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, COMPOSE_NGINX_PORT } from '@herald/edge-config';
+import { COMPOSE_GATEWAYS, COMPOSE_GATEWAY_PORT, COMPOSE_NGINX_OPTIONS, COMPOSE_NGINX_PORT } from '@herald/edge-config';
 import {
   ComposeStack,
+  MetricsSnapshot,
+  ResumingDevice,
   PrometheusApi,
   TEST_JWT_SECRET,
   composeProjectName,
@@ -22,6 +24,15 @@ const NGINX_URL = `http://127.0.0.1:${COMPOSE_NGINX_PORT}`;
 const PROMETHEUS_URL = 'http://127.0.0.1:9090';
 const JOB = 'herald-gateway';
 const SERVICES = ['redis', ...COMPOSE_GATEWAYS, 'nginx', 'prometheus'];
+/** Each gateway's own published port (docker-compose.yml). */
+const GATEWAY_URLS = new Map<string, string>(COMPOSE_GATEWAYS.map((name, index) => [name, `http://127.0.0.1:${3001 + index}`]));
+const NETWORK = 'herald';
+const DEVICES = 20;
+
+async function socketsOn(gateway: string): Promise<number> {
+  const snapshot = await MetricsSnapshot.scrape(GATEWAY_URLS.get(gateway) ?? '');
+  return snapshot.value('herald_connected_sockets');
+}
 
 describe('docker compose up: the stack ops run, on a real engine', () => {
   const config = topologyConfig();
@@ -118,6 +129,62 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
       up.map((sample) => Number(sample.value[1])),
       [1, 1, 1],
     );
+  });
+
+  it('a gateway recreated on a new address: its devices reconnect through nginx at once, then reach it again (nginx re-resolves)', async () => {
+    const stack = upStack();
+    const { resolver } = COMPOSE_NGINX_OPTIONS;
+    assert.ok(resolver);
+    // The configuration nginx runs with resolves through Docker's DNS, answers kept a few seconds.
+    const running = await stack.container('nginx').exec(['nginx', '-T']);
+    assert.equal(running.exitCode, 0, running.output);
+    assert.match(running.output, new RegExp(`resolver ${resolver.address.replace(/\./g, '\\.')} valid=${resolver.validSeconds}s`));
+
+    // nginx sees every client of this machine from one address, so all devices stick to one gateway: that one is recreated.
+    const devices = await Promise.all(Array.from({ length: DEVICES }, (_, n) => ResumingDevice.connect(NGINX_URL, `recreate-${n}`)));
+    try {
+      const counts = await Promise.all(COMPOSE_GATEWAYS.map(socketsOn));
+      const target = COMPOSE_GATEWAYS[counts.indexOf(Math.max(...counts))];
+      assert.ok((await socketsOn(target)) >= DEVICES, `every device on one gateway: ${JSON.stringify(counts)}`);
+      const oldAddress = await stack.address(target, NETWORK);
+
+      // `docker compose rm --stop`: SIGTERM (drain), then the container is gone; its address goes to a container
+      // that listens on nothing, so the recreated gateway must come back elsewhere.
+      const stoppedAt = performance.now();
+      await stack.compose(['rm', '--stop', '--force', target]);
+      const holder = await stack.occupyAddress(NETWORK, oldAddress, topologyConfig().REDIS_IMAGE);
+      try {
+        await waitUntil(() => devices.every((device) => device.connected && device.connections >= 2), 'every device back (on the other gateways)', 20_000, 100);
+        const backAfterSeconds = (performance.now() - stoppedAt) / 1000;
+
+        await stack.compose(['up', '--detach', '--no-deps', '--wait', target]);
+        const newAddress = await stack.address(target, NETWORK);
+        assert.notEqual(newAddress, oldAddress);
+        assert.equal(await socketsOn(target), 0);
+
+        // The devices reconnect (as after a network change): nginx, sticky by client address, sends them to the
+        // recreated gateway at its new address once its DNS answer expired; with addresses resolved once, at start,
+        // they would end on another gateway every time (the old address refuses, failover).
+        await waitUntil(
+          async () => {
+            const connections = devices.map((device) => device.connections);
+            for (const device of devices) device.dropTransport();
+            await waitUntil(() => devices.every((device, n) => device.connected && device.connections > connections[n]), 'every device reconnected', 20_000, 50);
+            return (await socketsOn(target)) >= DEVICES;
+          },
+          `every device reconnected to ${target} at ${newAddress}`,
+          resolver.validSeconds * 1000 + 20_000,
+          1000,
+        );
+        // No request was refused for want of an instance: nothing was ever marked down.
+        assert.doesNotMatch(await stack.logs('nginx'), /no live upstreams/);
+        process.stderr.write(`[compose] ${target} ${oldAddress} -> ${newAddress}: ${DEVICES} devices back on other gateways after ${backAfterSeconds.toFixed(1)} s\n`);
+      } finally {
+        await holder.release();
+      }
+    } finally {
+      for (const device of devices) device.close();
+    }
   });
 
   it('compose down removes every container and network of the project', async () => {

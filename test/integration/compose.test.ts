@@ -3,7 +3,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { COMPOSE_GATEWAYS, COMPOSE_NGINX_CONF_PATH, COMPOSE_NGINX_OPTIONS, COMPOSE_NGINX_PORT, renderNginxConfig, upstreamServersOf } from '@herald/edge-config';
+import {
+  COMPOSE_GATEWAYS,
+  COMPOSE_GATEWAY_ALIAS,
+  COMPOSE_NGINX_CONF_PATH,
+  COMPOSE_NGINX_OPTIONS,
+  COMPOSE_NGINX_PORT,
+  renderNginxConfig,
+  upstreamServersOf,
+} from '@herald/edge-config';
 import { REPO_ROOT, composeConfig, type ComposeModel, type ComposeService } from '@herald/testing';
 import { parse } from 'yaml';
 
@@ -140,6 +148,13 @@ describe('docker-compose.yml (checked without an engine)', () => {
     assert.deepEqual(upstreams.map((upstream) => upstream.host).sort(), [...COMPOSE_GATEWAYS].sort());
     for (const { host, port } of upstreams) assert.equal(service(model, host).environment?.['PORT'], String(port), `${host} does not listen on ${port}`);
     assert.match(committed, new RegExp(`listen ${COMPOSE_NGINX_PORT} `));
+  });
+
+  it('gives every gateway the network alias nginx fails over to, and only gateways carry it', () => {
+    for (const [name, definition] of Object.entries(model.services)) {
+      const aliases = definition.networks?.['herald']?.aliases ?? [];
+      assert.equal(aliases.includes(COMPOSE_GATEWAY_ALIAS), (COMPOSE_GATEWAYS as readonly string[]).includes(name), name);
+    }
   });
 
   it('trusts X-Forwarded-For on the gateways only from nginx', () => {

@@ -89,6 +89,12 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     has('route canary failures by reason', (expr) => /by \(instance, reason\) \(rate\(herald_route_canary_failures_total\{/.test(expr));
     has('route subscriber reconnects', (expr) => /herald_route_subscriber_reconnects_total\{/.test(expr));
     has('sessions ended by reason (slow consumers...)', (expr) => /by \(reason\) \(rate\(herald_sessions_ended_total\{/.test(expr));
+    // The inbox (issue 13): acks, reads, list requests, status queries, publish-to-acknowledged p99.
+    has('client requests by event', (expr) => /by \(event\) \(rate\(herald_client_messages_received_total\{/.test(expr));
+    has('refused client requests by code', (expr) => /by \(event, code\) \(rate\(herald_client_requests_refused_total\{/.test(expr));
+    has('acknowledgements', (expr) => /rate\(herald_deliveries_acknowledged_total\{/.test(expr));
+    has('status queries', (expr) => /rate\(herald_status_queries_total\{/.test(expr));
+    has('publish-to-acknowledged p99', (expr) => expr.startsWith('histogram_quantile(0.99, ') && expr.includes('herald_publish_to_ack_seconds_bucket'));
   });
 
   it('offers an instance selector fed by the instances that export herald metrics', () => {

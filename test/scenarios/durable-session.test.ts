@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GapReasons, type NotificationEnvelope } from '@herald/contracts';
+import { FEED_START, GapReasons, type NotificationEnvelope } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import { cleanUp, HeraldRedis, ResumingDevice, waitUntil, type Topology, startDurable, deviceConnector } from '@herald/testing';
 
@@ -44,6 +44,21 @@ describe('durable: session.ready and the since cursor (INBOX_MAX_LENGTH=5, 2 ins
     assert.equal(typeof ready.broadcast.recovered, 'boolean');
     assert.equal(ready.broadcast.replayed, 0, 'no broadcastSince: no broadcast replayed');
     assert.deepEqual(device.notifications, []);
+  });
+
+  it('a device that saw its inbox empty resumes from its start: offline when the first notifications came, it gets them all', async () => {
+    const device = await connect('ss-first', 0);
+    assert.equal(device.lastReady.cursor, null);
+    device.goOffline();
+    for (let seq = 1; seq <= 3; seq++) await sdk.notifyUser({ userId: 'ss-first', id: `ss-first-${String(seq)}`, type: 'first', data: { seq } });
+    await waitUntil(async () => (await redis.feedLength('ss-first')) === 3, 'three stored');
+    const ready = await device.comeBack();
+    assert.equal(device.handshakes.at(-1)?.since, FEED_START, 'it resumes from the start of the feed');
+    assert.deepEqual(
+      device.notifications.map((envelope) => envelope.id),
+      await redis.feedIds('ss-first'),
+    );
+    assert.deepEqual({ recovered: ready.recovered, replayed: ready.replayed, gap: ready.gap }, { recovered: true, replayed: 3, gap: undefined });
   });
 
   it("a connect without since replays nothing, and its cursor is the feed's last one", async () => {

@@ -1,10 +1,12 @@
 import {
+  FEED_START,
   ClientEvents,
   NOTIFICATIONS_NAMESPACE,
   UNAVAILABLE_MESSAGE,
   type ConnectErrorData,
   type HandshakeAuth,
   type NotificationEnvelope,
+  type Reply,
   type ServerToClientEvents,
   type SessionEndedPayload,
   type SessionReadyPayload,
@@ -59,15 +61,14 @@ export class TestClient {
     (this.socket as unknown as Socket).emit(event, payload);
   }
 
-  /** Sends a client request (inbox.list...) and resolves with the server's reply, whatever it is (a result or an error). */
-  async request(event: string, payload?: unknown, timeoutMs = 5000): Promise<unknown> {
-    const socket = this.socket as unknown as Socket;
-    return withTimeout(payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload), `a reply to ${event}`, timeoutMs) as Promise<unknown>;
-  }
-
   /** Writes an engine.io message that is not a socket.io packet: the server cannot decode it. */
   sendUndecodablePacket(): void {
     this.socket.io.engine.write('not a socket.io packet');
+  }
+
+  /** A client request answered through an acknowledgement (ClientRequests in contracts): resolves with the reply. */
+  async request<T>(event: string, payload: unknown, timeoutMs = 10_000): Promise<Reply<T>> {
+    return (await (this.socket as unknown as Socket).timeout(timeoutMs).emitWithAck(event, payload)) as Reply<T>;
   }
 
   close(): void {
@@ -293,9 +294,11 @@ export class ResumingDevice {
     socket.on(ClientEvents.SessionReady, (payload) => {
       this.readies.push(payload);
       this.events.push({ kind: 'ready', connection: this.connections, payload });
-      if (payload.cursor !== null && (this.cursor === undefined || !payload.recovered)) this.cursor = payload.cursor;
+      if (payload.cursor === null) this.cursor ??= FEED_START;
+      else if (this.cursor === undefined || !payload.recovered) this.cursor = payload.cursor;
       const broadcast = payload.broadcast;
-      if (broadcast.cursor !== null && (this.broadcastCursor === undefined || !broadcast.recovered)) this.broadcastCursor = broadcast.cursor;
+      if (broadcast.cursor === null) this.broadcastCursor ??= FEED_START;
+      else if (this.broadcastCursor === undefined || !broadcast.recovered) this.broadcastCursor = broadcast.cursor;
     });
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
     socket.on('disconnect', (reason) => this.disconnects.push(reason));

@@ -13,7 +13,7 @@ export interface ComposeService {
   volumes?: Array<string | { type: string; source: string; target: string }>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] | string };
-  networks?: Record<string, { ipv4_address?: string } | null>;
+  networks?: Record<string, { ipv4_address?: string; aliases?: string[] } | null>;
 }
 
 export interface ComposeModel {

@@ -23,3 +23,5 @@ export * from './ledger.js';
 export * from './load.js';
 export * from './durable.js';
 export * from './tcp-proxy.js';
+export * from './browser.js';
+export * from './inbox-device.js';

@@ -34,7 +34,7 @@ const EnvSchema = z.object({
   JWT_PUBLIC_KEY: z.string().optional(),
 });
 
-export const DEVELOPMENT_JWT_SECRET = 'herald-development-secret-change-me';
+export { DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
 
 /** Where `npm start`'s own redis-server keeps its data unless HERALD_REDIS_DIR says otherwise (.tmp/ is git-ignored). */
 export const DEFAULT_REDIS_DIR = resolve(REPO_ROOT, '.tmp/cluster/redis');

@@ -157,6 +157,8 @@ export class LocalCluster {
     const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', REDIS_URL: this.redisUrl };
     if (this.config.developmentSecret) {
       env['JWT_SECRET'] = DEVELOPMENT_JWT_SECRET;
+      // The demo page's "get a dev token" (POST /dev/token): the gateways accept it only with this secret.
+      env['DEV_TOKEN_ENDPOINT'] = 'true';
       say('');
       say('!!! JWT_SECRET is not set: the gateways accept tokens signed with the DEVELOPMENT secret');
       say(`!!!   "${DEVELOPMENT_JWT_SECRET}"`);
@@ -232,6 +234,7 @@ export class LocalCluster {
       'Herald cluster is up:',
       `  Socket.IO (through nginx)  ${this.nginxUrl}${NOTIFICATIONS_NAMESPACE}   (path /socket.io/)`,
       `  health (through nginx)     ${this.nginxUrl}/health/live  ${this.nginxUrl}/health/ready`,
+      `  demo inbox page            ${this.nginxUrl}/demo/   (${this.config.developmentSecret ? '"Get a dev token", or ' : ''}paste a token from npm run token)`,
       ...this.config.gatewayPorts.map((port, index) => `  gateway-${index + 1}                  http://127.0.0.1:${port}   (/metrics, /health/ready)`),
       `  Redis                      ${this.redisUrl}`,
       ...(this.redis ? [`  Redis data (AOF, kept)     ${this.config.redisDir}`] : []),

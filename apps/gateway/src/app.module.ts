@@ -1,5 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { DevTokenModule } from './auth/dev-token.module.js';
 import { AppConfig } from './config/app-config.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { InboxModule } from './inbox/inbox.module.js';
@@ -35,6 +36,8 @@ export class AppModule {
         InboxModule,
         SocketsModule,
         IngestModule,
+        // Absent unless enabled: the route then does not exist at all (404), rather than refusing.
+        ...(config.devTokenEndpoint ? [DevTokenModule] : []),
       ],
     };
   }

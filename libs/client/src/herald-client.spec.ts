@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ClientRequests, RequestErrorCodes, SessionEndReasons, type HandshakeAuth, type NotificationEnvelope } from '@herald/contracts';
+import { ClientRequests, FEED_START, RequestErrorCodes, SessionEndReasons, type HandshakeAuth, type NotificationEnvelope } from '@herald/contracts';
 import { waitUntil } from '../../../test/support/wait.js';
 import { MemoryCursorStorage } from './cursor-storage.js';
 import {
@@ -271,7 +271,7 @@ describe('HeraldClient against a scripted server', () => {
     await waitUntil(() => recorder.client.cursor === 'e1.1', 'notification 1');
     fake.endSession({ reason: SessionEndReasons.TokenExpired, reconnect: false });
     await waitUntil(() => recorder.readies === 2, 'the reconnect with a new token');
-    assert.deepEqual(fake.handshakes[1], { token: tokenFor('u1', '2'), since: 'e1.1' } satisfies HandshakeAuth);
+    assert.deepEqual(fake.handshakes[1], { token: tokenFor('u1', '2'), since: 'e1.1', broadcastSince: FEED_START } satisfies HandshakeAuth);
     assert.deepEqual(recorder.states, [ConnectionStates.Connected, ConnectionStates.Disconnected, ConnectionStates.Connecting, ConnectionStates.Connected]);
 
     fake.replies.set(ClientRequests.SessionRefresh, () => ({ exp: 123 }));

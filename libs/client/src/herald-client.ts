@@ -4,6 +4,7 @@ import {
   ClientEvents,
   ClientRequests,
   ConnectRefusalReasons,
+  FEED_START,
   Feeds,
   NOTIFICATIONS_NAMESPACE,
   RequestErrorCodes,
@@ -323,9 +324,9 @@ export class HeraldClient extends TypedEmitter<HeraldClientEvents> {
   private onReady(ready: SessionReadyPayload): void {
     this.retries = 0;
     this.lastEnd = undefined;
-    // A device that got nothing yet resumes from the feed's head next time.
-    this.since = ready.cursor ?? this.since;
-    this.broadcastSince = ready.broadcast.cursor ?? this.broadcastSince;
+    // A device that got nothing yet resumes from the feed's head next time, or from its start if it was empty.
+    this.since = ready.cursor ?? this.since ?? FEED_START;
+    this.broadcastSince = ready.broadcast.cursor ?? this.broadcastSince ?? FEED_START;
     this.saveCursors();
     this.inbox.onReady(ready);
     this.setState(ConnectionStates.Connected);

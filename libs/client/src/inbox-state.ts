@@ -1,4 +1,5 @@
-import { parseCursor, type InboxUpdatedPayload, type SessionReadyPayload } from '@herald/contracts';
+import type { InboxUpdatedPayload, SessionReadyPayload } from '@herald/contracts';
+import { compareCursors } from './cursor-order.js';
 
 /**
  * The unread badge and the read flag of each notification the device knows, kept from events only (they are ordered
@@ -81,15 +82,11 @@ export class InboxState {
     return read;
   }
 
-  /**
-   * Whether `cursor` is at or before readUpTo. Cursors are opaque to apps; the SDK ships with the server that issues
-   * them (`<epoch>.<seq>`, libs/contracts): positions of different incarnations of a feed are not comparable.
-   */
+  /** Whether `cursor` is at or before readUpTo (positions of different incarnations of a feed are not comparable). */
   private coveredByReadUpTo(cursor: string): boolean {
     if (this.upTo === null) return false;
-    const limit = parseCursor(this.upTo);
-    const position = parseCursor(cursor);
-    return limit !== undefined && position !== undefined && limit.epoch === position.epoch && position.seq <= limit.seq;
+    const order = compareCursors(cursor, this.upTo);
+    return order !== undefined && order <= 0;
   }
 
   private remember(id: string, cursor: string, read: boolean): void {

@@ -1,3 +1,4 @@
 export * from './herald-client.js';
 export * from './cursor-storage.js';
 export * from './typed-emitter.js';
+export * from './cursor-order.js';

@@ -99,6 +99,12 @@ export interface FeedPosition {
 const EPOCH = /^[0-9a-z]{1,16}$/;
 
 /**
+ * The `since` of a device whose last session.ready said `cursor: null` (the feed was empty then): everything the feed
+ * holds now came after it. Without it such a device could not resume, since a connect without `since` replays nothing.
+ */
+export const FEED_START = '0';
+
+/**
  * Cursors are opaque to clients. Today a cursor is `<epoch>.<seq>`; clients store and send it back, never parse it.
  */
 export function formatCursor(position: FeedPosition): string {

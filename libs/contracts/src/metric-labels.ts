@@ -1,5 +1,5 @@
 import { GapReasons } from './client-events.js';
-import { ClientRequests } from './client-requests.js';
+import { ClientRequests } from './client-protocol.js';
 
 /**
  * Closed sets of metric label values. A label value outside these sets would be an unbounded series,
@@ -97,3 +97,17 @@ export const CanaryFailureReasons = {
   PublishError: 'publish_error',
 } as const;
 export type CanaryFailureReason = (typeof CanaryFailureReasons)[keyof typeof CanaryFailureReasons];
+/** What a `session.refresh` did: the `outcome` label of `herald_session_refreshes_total`. */
+export const SessionRefreshOutcomes = {
+  /** The session now ends at the new token's `exp`. */
+  Refreshed: 'refreshed',
+  /** Not a token a key here verifies (signature, algorithm, claims). */
+  InvalidToken: 'invalid_token',
+  /** The token's `exp` has passed. */
+  ExpiredToken: 'expired_token',
+  /** A valid token, for another `sub` than the session's. */
+  OtherUser: 'other_user',
+  /** The socket disconnected while the token was being verified: nothing to move. */
+  Closed: 'closed',
+} as const;
+export type SessionRefreshOutcome = (typeof SessionRefreshOutcomes)[keyof typeof SessionRefreshOutcomes];

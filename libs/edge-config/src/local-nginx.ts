@@ -1,6 +1,10 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderNginxConfig, type EdgeLimits, type UpstreamServer } from './nginx-config.js';
+import { REPO_ROOT } from './repo-root.js';
+
+/** Where `npm run build` puts the demo page (scripts/build-demo.mjs). */
+export const DEMO_BUILD_DIR = join(REPO_ROOT, 'dist/demo');
 
 export interface LocalNginxOptions {
   /** A private, empty folder: config, pid and buffers go there, nothing else on the machine is touched. */
@@ -9,6 +13,8 @@ export interface LocalNginxOptions {
   host?: string;
   upstreams: readonly UpstreamServer[];
   limits?: Partial<EdgeLimits>;
+  /** The built demo page to serve at /demo/; default DEMO_BUILD_DIR. */
+  demoRoot?: string;
 }
 
 export interface LocalNginx {
@@ -42,6 +48,7 @@ export function prepareLocalNginx(options: LocalNginxOptions): LocalNginx {
       workerProcesses: 1,
       accessLog: `${accessLogPath} herald`,
       notice: 'Rendered from nginx/nginx.conf.template for a local run; removed when the run stops.',
+      demoRoot: options.demoRoot ?? DEMO_BUILD_DIR,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     }),
   );

@@ -15,6 +15,7 @@ import {
   Feeds,
   isPattern,
   ResumeOutcomes,
+  SessionRefreshOutcomes,
   SocketWritePaths,
   UNKNOWN_PATTERN_LABEL,
   NOTIFY_PATTERNS,
@@ -27,6 +28,7 @@ import {
   type DisconnectReasonLabel,
   type Feed,
   type ResumeOutcome,
+  type SessionRefreshOutcome,
   type SocketWritePath,
   type NotifyPattern,
   type Pattern,
@@ -112,6 +114,7 @@ export class HeraldMetrics {
   private readonly deduplicated: Counter;
   private readonly replays: Record<Feed, Counter.Internal>;
   private readonly resumes: Record<ResumeOutcome, Counter.Internal>;
+  private readonly sessionRefreshes: Record<SessionRefreshOutcome, Counter.Internal>;
   private readonly liveDuplicates: Counter;
   private readonly deadLettered: Record<Pattern | typeof UNKNOWN_PATTERN_LABEL, Counter.Internal>;
   private readonly ingestFailures: Counter;
@@ -283,6 +286,13 @@ export class HeraldMetrics {
       registers,
     });
     this.resumes = childrenOf(values(ResumeOutcomes), (outcome) => zeroed(resumes, { outcome }));
+    const sessionRefreshes = new Counter({
+      name: name('session_refreshes_total'),
+      help: 'session.refresh requests by outcome: refreshed (the session now ends at the new exp) or why it was refused.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.sessionRefreshes = childrenOf(values(SessionRefreshOutcomes), (outcome) => zeroed(sessionRefreshes, { outcome }));
     this.liveDuplicates = new Counter({
       name: name('live_duplicates_skipped_total'),
       help: 'Routed notifications not written to a socket because it already had them (a replay wrote them first).',
@@ -462,6 +472,10 @@ export class HeraldMetrics {
 
   replayed(feed: Feed, count: number): void {
     if (count > 0) this.replays[feed].inc(count);
+  }
+
+  sessionRefreshed(outcome: SessionRefreshOutcome): void {
+    this.sessionRefreshes[outcome].inc();
   }
 
   resumed(outcome: ResumeOutcome): void {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
 import { ConfigError, loadConfig } from './app-config.js';
 
 const SECRET = 'unit-test-secret-0123456789';
@@ -46,13 +47,15 @@ describe('loadConfig', () => {
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
-    ['no JWT key', {}, /JWT_SECRET: set JWT_SECRET \(HS256\) or JWT_PUBLIC_KEY/],
+    ['no JWT key', {}, /JWT_SECRET: set JWT_SECRET \(HS256\), JWT_PUBLIC_KEY \(RS256\/ES256\) or JWT_JWKS_URL/],
     ['both JWT keys', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----' }, /JWT_PUBLIC_KEY: set only one/],
     ['a short secret', { JWT_SECRET: 'short' }, /JWT_SECRET: must be at least 16 characters/],
     ['a bad PORT', { JWT_SECRET: SECRET, PORT: 'eighty' }, /PORT:/],
     ['a bad REDIS_URL', { JWT_SECRET: SECRET, REDIS_URL: 'localhost:6379' }, /REDIS_URL: must be a redis:\/\//],
     ['a bad MAX_PAYLOAD_BYTES', { JWT_SECRET: SECRET, MAX_PAYLOAD_BYTES: '-1' }, /MAX_PAYLOAD_BYTES:/],
     ['a bad LOG_LEVEL', { JWT_SECRET: SECRET, LOG_LEVEL: 'loud' }, /LOG_LEVEL:/],
+    ['the dev token endpoint with a real secret', { JWT_SECRET: SECRET, DEV_TOKEN_ENDPOINT: 'true' }, /DEV_TOKEN_ENDPOINT: only with the development secret/],
+    ['the dev token endpoint with a public key', { JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----', DEV_TOKEN_ENDPOINT: 'true' }, /DEV_TOKEN_ENDPOINT: only with/],
   ];
   for (const [name, env, message] of bad) {
     it(`fails fast on ${name}, naming the variable`, () => {
@@ -62,6 +65,12 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  it('enables the dev token endpoint only when asked, and only with the development secret', () => {
+    assert.equal(loadConfig({ JWT_SECRET: SECRET }).devTokenEndpoint, false);
+    assert.equal(loadConfig({ JWT_SECRET: DEVELOPMENT_JWT_SECRET }).devTokenEndpoint, false);
+    assert.equal(loadConfig({ JWT_SECRET: DEVELOPMENT_JWT_SECRET, DEV_TOKEN_ENDPOINT: 'true' }).devTokenEndpoint, true);
+  });
 
   it('splits CORS_ORIGINS', () => {
     assert.deepEqual(loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins, ['https://a.example', 'https://b.example']);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import proxyAddr from 'proxy-addr';
+import { DEVELOPMENT_JWT_SECRET } from '@herald/contracts';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -22,6 +23,14 @@ const EnvSchema = z
       .refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), { message: 'must be a redis:// or rediss:// URL' }),
     JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key (SPKI)' }).optional(),
+    /** A JSON Web Key Set: tokens whose header names a `kid` are verified with that key (RS/PS/ES/EdDSA, alg pinned by the key). */
+    JWT_JWKS_URL: z.string().refine(isJwksUrl, { message: 'must be an https:// URL (http:// only for a loopback host)' }).optional(),
+    /** How long a fetched key set is used before it is fetched again: a key removed from the set is refused at most this late. */
+    JWT_JWKS_CACHE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+    /** Least time between two fetches caused by unknown `kid`s: a flood of made-up kids cannot turn into a flood of fetches. */
+    JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** How long a fetch of the key set may take. */
+    JWT_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).optional(),
     CORS_ORIGINS: csv.default([]),
@@ -72,10 +81,15 @@ const EnvSchema = z
     /** Client packets (events) per second a socket may send on average, and in a burst; beyond it the session ends. */
     CLIENT_PACKETS_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(20),
     CLIENT_PACKET_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
+    /** true: POST /dev/token signs a token for any user (the demo page's sign-in). Only with the development secret. */
+    DEV_TOKEN_ENDPOINT: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
   })
   .superRefine((env, ctx) => {
-    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)' });
+    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256), JWT_PUBLIC_KEY (RS256/ES256) or JWT_JWKS_URL' });
     }
     if (env.MAX_SOCKET_BUFFER_BYTES < 2 * env.MAX_PAYLOAD_BYTES) {
       // Otherwise one large notification behind another could end a socket that reads as fast as it can.
@@ -83,6 +97,10 @@ const EnvSchema = z
     }
     if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'set only one of JWT_SECRET and JWT_PUBLIC_KEY' });
+    }
+    // It hands out tokens for any user: harmless only where every token is forgeable anyway (the public development secret).
+    if (env.DEV_TOKEN_ENDPOINT && env.JWT_SECRET !== DEVELOPMENT_JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['DEV_TOKEN_ENDPOINT'], message: 'only with the development secret of npm start (JWT_SECRET), never with a real key' });
     }
   });
 
@@ -98,12 +116,20 @@ export interface RedisConnection {
 
 export type JwtKeyConfig = { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string };
 
+export interface JwksConfig {
+  url: string;
+  cacheMaxAgeMs: number;
+  cooldownMs: number;
+  timeoutMs: number;
+}
+
 /** The whole configuration, validated once at boot. Injected by class token; nothing else reads process.env. */
 export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly redis: RedisConnection;
-  readonly jwt: { key: JwtKeyConfig; issuer?: string; audience?: string };
+  /** `key`: the static key (tokens without `kid`); `jwks`: the key set (tokens with one). At least one is set. */
+  readonly jwt: { key?: JwtKeyConfig; jwks?: JwksConfig; issuer?: string; audience?: string };
   readonly corsOrigins: string[];
   readonly maxPayloadBytes: number;
   readonly instanceId: string;
@@ -128,13 +154,23 @@ export class AppConfig {
     clientPacketsPerSecond: number;
     clientPacketBurst: number;
   };
+  /** POST /dev/token exists (the development secret only: validated above). */
+  readonly devTokenEndpoint: boolean;
 
   constructor(env: z.infer<typeof EnvSchema>) {
     this.port = env.PORT;
     this.host = env.HOST;
     this.redis = parseRedisUrl(env.REDIS_URL);
     this.jwt = {
-      key: env.JWT_SECRET ? { kind: 'secret', secret: env.JWT_SECRET } : { kind: 'public-key', pem: env.JWT_PUBLIC_KEY ?? '' },
+      key: env.JWT_SECRET ? { kind: 'secret', secret: env.JWT_SECRET } : env.JWT_PUBLIC_KEY ? { kind: 'public-key', pem: env.JWT_PUBLIC_KEY } : undefined,
+      jwks: env.JWT_JWKS_URL
+        ? {
+            url: env.JWT_JWKS_URL,
+            cacheMaxAgeMs: env.JWT_JWKS_CACHE_SECONDS * 1000,
+            cooldownMs: env.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+            timeoutMs: env.JWT_JWKS_TIMEOUT_MS,
+          }
+        : undefined,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
     };
@@ -147,6 +183,7 @@ export class AppConfig {
     this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
     const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
     this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
+    this.devTokenEndpoint = env.DEV_TOKEN_ENDPOINT;
     this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
     this.canary = { intervalMs: env.ROUTE_CANARY_INTERVAL_MS, timeoutMs: env.ROUTE_CANARY_TIMEOUT_MS, maxMisses: env.ROUTE_CANARY_MAX_MISSES };
     this.limits = {
@@ -173,6 +210,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   return new AppConfig(result.data);
+}
+
+/** Keys fetched over plain HTTP could be swapped on the way: only a loopback server (a sidecar, a test) may use it. */
+function isJwksUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname));
 }
 
 function isTrustList(entries: string[]): boolean {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   BROADCAST_FEED_KEYS,
   ClientEvents,
+  FEED_START,
   Feeds,
   GapReasons,
   ResumeOutcomes,
@@ -229,8 +230,13 @@ export class FeedDeliveryService {
       moveTo(state, head.epoch, head.head);
       return { ready: { cursor: cursorOf(head), recovered: true, replayed: 0 }, readState: head };
     }
-    const position = parseCursor(since);
     const sent = typeof since === 'string' ? since : null;
+    // The start of the feed: the device saw it empty, so everything it holds now is new to the device.
+    const position = since === FEED_START ? { epoch: head.epoch ?? '', seq: 0 } : parseCursor(since);
+    if (position?.seq === 0 && head.epoch === null) {
+      moveTo(state, null, 0);
+      return { ready: { cursor: null, recovered: true, replayed: 0 }, readState: head };
+    }
     if (position === undefined || (position.epoch === head.epoch && position.seq > head.head)) {
       // Not a cursor this feed issued: nothing can be said about what is missing, and nothing is replayed.
       moveTo(state, head.epoch, head.head);

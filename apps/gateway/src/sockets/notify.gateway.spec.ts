@@ -21,6 +21,7 @@ import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { PacketRateLimiter } from './packet-rate-limiter.js';
 import type { UserConnectionsService } from './user-connections.service.js';
+import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The gateway on a real in-process socket.io server, wired the way Nest wires it, with a stand-in for the JWT check. */
@@ -72,6 +73,7 @@ describe('NotifyGateway', () => {
       feeds,
       new DrainState(),
       requests,
+      new SessionExpiryService(logger),
       connections,
     );
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does

@@ -7,12 +7,12 @@ import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
 import { DrainState } from '../ops/drain-state.service.js';
 import { MetricsService } from '../ops/metrics.service.js';
-import { ExpiryScheduler } from './expiry-scheduler.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
 import { isOversizedPacket } from './oversized-packet.js';
 import { UserConnectionsService } from './user-connections.service.js';
+import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
 /**
@@ -32,14 +32,11 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly feeds: FeedDeliveryService,
     private readonly drain: DrainState,
     private readonly requests: ClientRequestDispatcher,
+    private readonly expiries: SessionExpiryService,
     private readonly connections: UserConnectionsService,
-  ) {}
-
-  private readonly expiries = new ExpiryScheduler<NotificationSocket>(
-    (socket) => socket.data.tokenExp * 1000,
-    (socket) => this.endSession(socket, SessionEndReasons.TokenExpired),
-    (error, socket) => this.logger.error({ socketId: socket.id, error: String(error) }, 'ending an expired session failed'),
-  );
+  ) {
+    expiries.whenExpired((socket) => this.endSession(socket, SessionEndReasons.TokenExpired));
+  }
   /** Resolves once the broadcast route is subscribed: main.ts waits for it before listening. */
   ready: Promise<void> = Promise.resolve();
 

@@ -13,6 +13,8 @@ import { OutboundLimitService } from './outbound-limit.service.js';
 import { PacketRateLimiter } from './packet-rate-limiter.js';
 import { RouteCanaryService } from './route-canary.service.js';
 import { UserConnectionsService } from './user-connections.service.js';
+import { SessionExpiryService } from './session-expiry.service.js';
+import { SessionRefreshService } from './session-refresh.service.js';
 
 /** The Socket.IO side: handshakes, resume and replay, live delivery of what the routes bring, client requests, drain. */
 @Module({
@@ -22,6 +24,8 @@ import { UserConnectionsService } from './user-connections.service.js';
     ClientAddressService,
     ConnectionAuthService,
     FeedDeliveryService,
+    SessionExpiryService,
+    SessionRefreshService,
     ClientRequestDispatcher,
     NotifyGateway,
     RouteCanaryService,
@@ -30,6 +34,6 @@ import { UserConnectionsService } from './user-connections.service.js';
     PacketRateLimiter,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
-  exports: [NotifyGateway, PacketRateLimiter, ConnectionAuthService, ClientAddressService, ShardedRouter],
+  exports: [NotifyGateway, PacketRateLimiter, ConnectionAuthService, ClientAddressService, ShardedRouter, SessionRefreshService],
 })
 export class SocketsModule {}
