@@ -68,7 +68,7 @@ describe('parseLoadgenOptions', () => {
     );
     assert.throws(() => parseLoadgenOptions(['--bogus']), /Unknown option '--bogus'/);
     assert.throws(() => parseLoadgenOptions(['--users', '10', '--connections', '5']), /users cannot exceed connections/);
-    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, local, streams, baseline, previous/);
+    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, herald-acks, local, streams, baseline, previous/);
     assert.throws(() => parseLoadgenOptions(['--systems', 'herald,previous']), /previous system needs --previous-dir/);
     assert.throws(() => parseLoadgenOptions(['--storm', '--scaling', '1,4']), /separate modes/);
     assert.throws(() => parseLoadgenOptions(['--storm', '--duration', '2', '--storm-at', '3']), /storm-at must fall within --duration/);

@@ -12,6 +12,8 @@ Usage: npm run bench -- [flags]
 
 Systems (--systems; default herald,local,streams)
   herald                     the gateway (dist/apps/gateway), fed through the command stream herald:{commands}
+  herald-acks                the same gateway, its clients acknowledging delivery as the SDK does (inbox.ack with
+                             the highest cursor received, at most every 250 ms per client): the cost of acks
   local                      bare socket.io, every instance subscribed to notify.user and emitting to its own
                              sockets: Herald's previous design in its strongest bare form
   streams                    bare socket.io on @socket.io/redis-streams-adapter with connection state recovery
@@ -49,8 +51,8 @@ Modes (default: sweep)
   --help                     this text
 
 Load
-  --systems LIST             among herald,local,streams,baseline,previous (default herald,local,streams); runs
-                             interleave per rate, order alternating
+  --systems LIST             among herald,herald-acks,local,streams,baseline,previous (default
+                             herald,local,streams); runs interleave per rate, order alternating
   --instances N              instances per system (default 2)
   --connections C            socket.io connections per system (default 2000)
   --users U                  distinct users; each has about C/U devices on different instances (default 1000)
@@ -80,10 +82,13 @@ Load
 Targets (default: the harness starts its own redis-server and instances on loopback)
   --herald-urls URLS         comma-separated base URLs of running gateways (needs --herald-redis-url)
   --herald-redis-url URL     the Redis those gateways listen on
-  --local-urls, --streams-urls, --baseline-urls, --previous-urls URLS   same for the other systems'
-                             servers (bench/baseline/*-server.ts), each with its --<system>-redis-url URL
+  --herald-acks-urls, --local-urls, --streams-urls, --baseline-urls, --previous-urls URLS   same for the
+                             other systems' servers (bench/baseline/*-server.ts), each with its
+                             --<system>-redis-url URL
   --previous-dir DIR         a checkout of Herald before durable delivery, built (npm ci && npm run build): the
                              previous system's gateway is DIR/dist/apps/gateway/src/main.js
+  --previous-stream          feed the previous system through the command stream, as herald: --previous-dir is then
+                             an earlier durable checkout (a before/after comparison within one run)
   --jwt-secret SECRET        HS256 secret the targets accept (default: random, given to the servers it starts)
   --allow-remote             allow targets outside 127.0.0.0/8 (refused by default: a load generator
                              should not point at production by accident)
@@ -164,6 +169,8 @@ const RawSchema = z
     'connect-timeout': positiveNumber('connect-timeout').default(20),
     'herald-urls': urlList('herald-urls').optional(),
     'herald-redis-url': redisUrl('herald-redis-url').optional(),
+    'herald-acks-urls': urlList('herald-acks-urls').optional(),
+    'herald-acks-redis-url': redisUrl('herald-acks-redis-url').optional(),
     'baseline-urls': urlList('baseline-urls').optional(),
     'baseline-redis-url': redisUrl('baseline-redis-url').optional(),
     'local-urls': urlList('local-urls').optional(),
@@ -173,6 +180,7 @@ const RawSchema = z
     'previous-urls': urlList('previous-urls').optional(),
     'previous-redis-url': redisUrl('previous-redis-url').optional(),
     'previous-dir': z.string().min(1).optional(),
+    'previous-stream': z.boolean().default(false),
     storm: z.boolean().default(false),
     'storm-kind': z.enum(['close', 'kill'], { error: 'storm-kind must be close or kill' }).default('close'),
     'storm-at': positiveNumber('storm-at').max(3600).default(3),
@@ -273,6 +281,8 @@ export interface LoadgenOptions {
   heapSnapshots: boolean;
   /** A built checkout of Herald before durable delivery (the `previous` system). */
   previousDir?: string;
+  /** The previous system is fed through the command stream, like herald (--previous-stream: two durable checkouts). */
+  previousStream: boolean;
   storm: StormSettings;
   /** Instance counts of the scaling mode, in order. */
   scalingInstances: number[];
@@ -311,6 +321,8 @@ const STRING_FLAGS = [
   'connect-timeout',
   'herald-urls',
   'herald-redis-url',
+  'herald-acks-urls',
+  'herald-acks-redis-url',
   'baseline-urls',
   'baseline-redis-url',
   'local-urls',
@@ -345,6 +357,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
         'allow-remote': { type: 'boolean' },
         profile: { type: 'boolean' },
         storm: { type: 'boolean' },
+        'previous-stream': { type: 'boolean' },
         'heap-snapshots': { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -410,6 +423,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     heraldEnv: raw['herald-env'],
     heapSnapshots: raw['heap-snapshots'],
     previousDir: raw['previous-dir'] ? resolve(raw['previous-dir']) : undefined,
+    previousStream: raw['previous-stream'],
     storm: { kind: raw['storm-kind'], atSeconds: raw['storm-at'] },
     scalingInstances: raw.scaling ?? [],
     analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,

@@ -106,6 +106,7 @@ export class BenchSession {
           nodeFlags: this.options.nodeFlags,
           heraldEnv: this.options.heraldEnv,
           previousDir: this.options.previousDir,
+          previousStream: this.options.previousStream,
           nodeFlagsFor: nodeFlagsFor ? (index: number) => nodeFlagsFor(system, index) : undefined,
         });
     this.targets.set(system, target);
@@ -361,6 +362,7 @@ export class BenchSession {
       rate,
       durationSeconds,
       connections: { expected: setup.connections.expected, connectedAtStart, connectedAtEnd, disconnects },
+      acksSent: sum((summary) => summary.acksSent),
       published: pace.published,
       publishErrors,
       publisherLateMs: { p99: pace.lateMs.p99, max: pace.lateMs.max },

@@ -81,6 +81,8 @@ export interface WorkerRunSummary {
   /** Monotonic microseconds of the last receipt, 0 when none. */
   lastReceiptUs: number;
   disconnects: number;
+  /** `inbox.ack` packets sent during the run (herald-acks clients). */
+  acksSent: number;
   connectedAtEnd: number;
   /** This worker's own event loop delay p99 during the run: a loaded load generator shows here. */
   lagP99Ms: number;
