@@ -250,7 +250,8 @@ return {epoch, head, unread, readUpTo, version, moved}
 /**
  * ACK moves the delivered-up-to mark to an acknowledged cursor (acknowledging an older one changes nothing).
  *   KEYS: meta, log, dmarks
- *   ARGV: epoch, seq, max age (ms)
+ *   ARGV: epoch, seq, max age (ms), ms the gateway held the acknowledgement before this call (the mark's time is
+ *         when it arrived)
  *   returns { -1 } for a cursor this feed did not issue, { 0 } when nothing moved, { 1, ms since the acknowledged
  *   notification was stored (-1 if trimmed) }
  */
@@ -259,7 +260,7 @@ local m = redis.call('HMGET', KEYS[1], 'e', 's', 'd')
 local seq = tonumber(ARGV[2])
 if not m[1] or m[1] ~= ARGV[1] or seq > tonumber(m[2]) then return {-1} end
 if seq <= tonumber(m[3] or '0') then return {0} end
-local now = nowMs()
+local now = nowMs() - tonumber(ARGV[4] or '0')
 redis.call('HSET', KEYS[1], 'd', seq)
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. now)
 redis.call('PEXPIRE', KEYS[3], ARGV[3])

@@ -240,6 +240,17 @@ describe('RedisInboxStore', () => {
       assert.equal(await store.status(feed, 'never'), undefined);
     });
 
+    it('records an acknowledgement the gateway held (gathered with others) at the time it arrived', async () => {
+      await store.append(feed, notification('a'));
+      const b = await store.append(feed, notification('b'));
+      const [seconds] = await client.time();
+      const acked = await store.acknowledge(feed, b.position, 60_000);
+      assert.equal(acked.outcome, 'advanced');
+      const delivered = await store.status(feed, 'b');
+      const nowMs = Number(seconds) * 1000;
+      assert.ok((delivered?.deliveredAtMs ?? 0) <= nowMs - 55_000, `delivered ${String(delivered?.deliveredAtMs)}, a minute before ${nowMs}`);
+    });
+
     it('pages newest first through everything retained, stable while notifications are added', async () => {
       for (const id of ['a', 'b', 'c']) await store.append(feed, notification(id));
       const first = await store.list(feed, 0, 2);

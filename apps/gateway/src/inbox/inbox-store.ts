@@ -69,7 +69,8 @@ export abstract class InboxState {
   abstract markRead(feed: FeedKeys, ids: readonly string[]): Promise<MarkReadResult>;
   /** Undefined when `upTo` names no notification this feed issued. */
   abstract markAllRead(feed: FeedKeys, upTo: FeedPosition | null): Promise<MarkReadResult | undefined>;
-  abstract acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult>;
+  /** `heldMs`: how long ago the acknowledgement arrived (it was gathered with others): the mark's time is then. */
+  abstract acknowledge(feed: FeedKeys, position: FeedPosition, heldMs?: number): Promise<AckResult>;
   abstract status(feed: FeedKeys, id: string): Promise<StoredStatus | undefined>;
 }
 
@@ -198,11 +199,12 @@ export class RedisInboxStore extends InboxStore implements InboxState, OnApplica
     return { ...markResult(reply), changed: reply[5] === 1 };
   }
 
-  async acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult> {
-    const [outcome, ageMs] = (await this.runBatched(ACK, [feed.meta, feed.log, feed.ackMarks], [position.epoch, String(position.seq), this.maxAgeMs])) as [
-      number,
-      number?,
-    ];
+  async acknowledge(feed: FeedKeys, position: FeedPosition, heldMs = 0): Promise<AckResult> {
+    const [outcome, ageMs] = (await this.runBatched(
+      ACK,
+      [feed.meta, feed.log, feed.ackMarks],
+      [position.epoch, String(position.seq), this.maxAgeMs, String(Math.max(0, Math.round(heldMs)))],
+    )) as [number, number?];
     if (outcome === -1) return { outcome: 'stale' };
     if (outcome === 0) return { outcome: 'unchanged' };
     return { outcome: 'advanced', ageMs: ageMs === undefined || ageMs < 0 ? null : ageMs };

@@ -33,7 +33,6 @@ export interface HeraldCommandServerOptions {
   ordered: boolean;
   /** How long the reader's lease lasts without renewal: how soon another instance reads after the reader died. */
   leaseMs: number;
-  maxBatchesInFlight?: number;
   /** Entries per XREADGROUP / reclaim round. */
   batchSize?: number;
   /** How long one XREADGROUP blocks waiting for entries. */
@@ -227,7 +226,7 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
         await delay(Math.max(50, Math.floor(this.options.leaseMs / 3)));
         continue;
       }
-      if (inFlight.size >= (this.options.maxBatchesInFlight ?? MAX_BATCHES_IN_FLIGHT)) {
+      if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
         await Promise.race(inFlight);
         continue;
       }
