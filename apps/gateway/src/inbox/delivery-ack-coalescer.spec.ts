@@ -34,18 +34,27 @@ describe('DeliveryAckCoalescer', () => {
   it("writes a user's acknowledgements of one window as one, the highest; each gets its own outcome", async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const { coalescer, inbox } = setup();
-    const alice = userFeedKeys('alice');
-    const bob = userFeedKeys('bob');
-    const outcomes = [coalescer.acknowledge(alice, at(3)), coalescer.acknowledge(alice, at(9)), coalescer.acknowledge(bob, at(4)), coalescer.acknowledge(alice, at(7))];
+    const [alice, bob] = [userFeedKeys('alice'), userFeedKeys('bob')];
+    const outcomes = [
+      coalescer.acknowledge('alice', at(3)),
+      coalescer.acknowledge('alice', at(9)),
+      coalescer.acknowledge('bob', at(4)),
+      coalescer.acknowledge('alice', at(7)),
+    ];
     assert.deepEqual(inbox.writes, [], 'nothing written before the window ends');
     t.mock.timers.tick(WINDOW_MS);
-    assert.deepEqual(await Promise.all(outcomes), [{ outcome: 'unchanged' }, { outcome: 'advanced', ageMs: 5 }, { outcome: 'advanced', ageMs: 5 }, { outcome: 'unchanged' }]);
+    assert.deepEqual(await Promise.all(outcomes), [
+      { outcome: 'unchanged' },
+      { outcome: 'advanced', ageMs: 5 },
+      { outcome: 'advanced', ageMs: 5 },
+      { outcome: 'unchanged' },
+    ]);
     assert.deepEqual(inbox.writes, [
       { user: alice.meta, cursor: 'e1.9' },
       { user: bob.meta, cursor: 'e1.4' },
     ]);
     // The next window starts with the next acknowledgement.
-    const next = coalescer.acknowledge(alice, at(12));
+    const next = coalescer.acknowledge('alice', at(12));
     t.mock.timers.tick(WINDOW_MS);
     assert.deepEqual(await next, { outcome: 'advanced', ageMs: 5 });
     assert.equal(inbox.marks.get(alice.meta), 12);
@@ -55,9 +64,9 @@ describe('DeliveryAckCoalescer', () => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const { coalescer, inbox } = setup();
     const alice = userFeedKeys('alice');
-    const good = coalescer.acknowledge(alice, at(5));
-    const beyondHead = coalescer.acknowledge(alice, at(500));
-    const otherEpoch = await coalescer.acknowledge(alice, at(2, 'e0'));
+    const good = coalescer.acknowledge('alice', at(5));
+    const beyondHead = coalescer.acknowledge('alice', at(500));
+    const otherEpoch = await coalescer.acknowledge('alice', at(2, 'e0'));
     assert.deepEqual(otherEpoch, { outcome: 'stale' });
     assert.deepEqual(inbox.writes, [{ user: alice.meta, cursor: 'e0.2' }]);
     t.mock.timers.tick(WINDOW_MS);
@@ -67,12 +76,12 @@ describe('DeliveryAckCoalescer', () => {
 
   it('writes at once with a window of 0, and writes what it holds when the gateway drains', async () => {
     const immediate = setup(0);
-    assert.deepEqual(await immediate.coalescer.acknowledge(userFeedKeys('carol'), at(1)), { outcome: 'advanced', ageMs: 5 });
+    assert.deepEqual(await immediate.coalescer.acknowledge('carol', at(1)), { outcome: 'advanced', ageMs: 5 });
     const { coalescer, inbox } = setup();
-    const held = coalescer.acknowledge(userFeedKeys('dave'), at(8));
+    const held = coalescer.acknowledge('dave', at(8));
     await coalescer.beforeApplicationShutdown();
     assert.deepEqual(await held, { outcome: 'advanced', ageMs: 5 });
-    assert.deepEqual(await coalescer.acknowledge(userFeedKeys('dave'), at(9)), { outcome: 'advanced', ageMs: 5 }, 'straight through while draining');
+    assert.deepEqual(await coalescer.acknowledge('dave', at(9)), { outcome: 'advanced', ageMs: 5 }, 'straight through while draining');
     assert.equal(inbox.writes.length, 2);
   });
 });

@@ -1,5 +1,5 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import type { FeedKeys, FeedPosition } from '@herald/contracts';
+import { userFeedKeys, type FeedPosition } from '@herald/contracts';
 import { AppConfig } from '../config/app-config.js';
 import { InboxState, type AckResult } from './inbox-store.js';
 
@@ -10,7 +10,7 @@ interface Waiter {
 }
 
 interface PendingAck {
-  feed: FeedKeys;
+  userId: string;
   /** The highest acknowledged position of the window (one epoch per window), and when it arrived (Date.now()). */
   position: FeedPosition;
   receivedAt: number;
@@ -42,14 +42,16 @@ export class DeliveryAckCoalescer implements BeforeApplicationShutdown {
     this.windowMs = config.inbox.ackCoalesceMs;
   }
 
-  acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult> {
-    const entry = this.pending.get(feed.meta);
-    if (this.windowMs === 0 || this.closing || (entry !== undefined && entry.position.epoch !== position.epoch)) return this.inbox.acknowledge(feed, position);
+  /** An acknowledgement of `userId`'s feed; its keys are built only when it is written (one in several). */
+  acknowledge(userId: string, position: FeedPosition): Promise<AckResult> {
+    const entry = this.pending.get(userId);
+    if (this.windowMs === 0 || this.closing || (entry !== undefined && entry.position.epoch !== position.epoch))
+      return this.inbox.acknowledge(userFeedKeys(userId), position);
     return new Promise<AckResult>((resolve, reject) => {
       const waiter = { seq: position.seq, resolve, reject };
       if (entry === undefined) {
-        this.pending.set(feed.meta, { feed, position, receivedAt: Date.now(), waiters: [waiter] });
-        setTimeout(() => void this.write(feed.meta), this.windowMs).unref();
+        this.pending.set(userId, { userId, position, receivedAt: Date.now(), waiters: [waiter] });
+        setTimeout(() => void this.write(userId), this.windowMs).unref();
         return;
       }
       if (position.seq > entry.position.seq) {
@@ -70,7 +72,8 @@ export class DeliveryAckCoalescer implements BeforeApplicationShutdown {
     const entry = this.pending.get(key);
     if (entry === undefined) return;
     this.pending.delete(key);
-    const { feed, position, receivedAt, waiters } = entry;
+    const { userId, position, receivedAt, waiters } = entry;
+    const feed = userFeedKeys(userId);
     let result: AckResult;
     try {
       // Delivered when the acknowledgement arrived, not when it was written: the status and the ack latency stay true.

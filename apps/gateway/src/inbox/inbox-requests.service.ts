@@ -60,7 +60,7 @@ export class InboxRequestsService {
   /** No reply: acknowledgements are fire-and-forget, batched by the client and gathered per user (DeliveryAckCoalescer). */
   @OnClientRequest(ClientRequests.InboxAck, InboxAckSchema)
   async acknowledge(socket: NotificationSocket, request: z.output<typeof InboxAckSchema>): Promise<void> {
-    const result = await this.acks.acknowledge(userFeedKeys(socket.data.userId), cursorOrFail(request.cursor, 'cursor'));
+    const result = await this.acks.acknowledge(socket.data.userId, cursorOrFail(request.cursor, 'cursor'));
     if (result.outcome === 'stale') throw staleCursor('cursor');
     if (result.outcome === 'advanced') this.metrics.deliveryAcknowledged(result.ageMs);
   }
