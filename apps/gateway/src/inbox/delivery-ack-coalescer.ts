@@ -1,33 +1,30 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { userFeedKeys, type FeedPosition } from '@herald/contracts';
+import { ClientRequests, RequestErrorCodes, userFeedKeys, type FeedPosition } from '@herald/contracts';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { InboxState, type AckResult } from './inbox-store.js';
 
-interface Waiter {
-  seq: number;
-  resolve: (result: AckResult) => void;
-  reject: (error: unknown) => void;
-}
-
 interface PendingAck {
-  userId: string;
   /** The highest acknowledged position of the window (one epoch per window), and when it arrived (Date.now()). */
   position: FeedPosition;
   receivedAt: number;
-  waiters: Waiter[];
+  /** The lower sequence numbers acknowledged in the window: written on their own only if the highest is refused. */
+  lower: number[];
 }
 
 /**
  * Delivery acknowledgements of one user, gathered for INBOX_ACK_COALESCE_MS and written to Redis as one: the highest
  * cursor. Each device acknowledges at most every 250 ms, a user's devices each on their own, and only the highest
- * cursor moves the delivered mark, so the rest were Redis calls for nothing (issue 13: acks cost a third of a
- * gateway's CPU at saturation before). The window of a user starts with its first acknowledgement, so the writes of
- * different users stay spread out instead of arriving at Redis together.
+ * cursor moves the delivered mark, so the rest were Redis calls for nothing (performance.md, phase 7). The window of
+ * a user starts with its first acknowledgement, so the writes of different users stay spread out.
  *
- * Each acknowledgement still gets its own outcome: the one carrying the highest cursor gets the write's; lower ones of
- * the same feed, superseded, `unchanged`; when the highest was refused (stale), the lower ones are written on their
- * own, so a bad cursor cannot hide a good one. A cursor of another epoch than the window's is written at once. The
- * delivered time recorded is when the highest acknowledgement arrived, not when it was written.
+ * An acknowledgement has no reply, so nothing waits for it: what is kept per user is its highest position and the
+ * lower sequence numbers (no promise per acknowledgement, which would live through the window and cost the young
+ * generation's collections). Outcomes are counted here, as the client request dispatcher counts other refusals: the
+ * highest one's; when it is refused as stale, each lower one is written on its own, so a bad cursor cannot hide a good
+ * one. A cursor of another epoch than the window's is written at once. The delivered time recorded is when the
+ * highest acknowledgement arrived, not when it was written. A draining gateway writes what it holds first.
  */
 @Injectable()
 export class DeliveryAckCoalescer implements BeforeApplicationShutdown {
@@ -37,61 +34,59 @@ export class DeliveryAckCoalescer implements BeforeApplicationShutdown {
 
   constructor(
     private readonly inbox: InboxState,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger(DeliveryAckCoalescer.name) private readonly logger: PinoLogger,
     config: AppConfig,
   ) {
     this.windowMs = config.inbox.ackCoalesceMs;
   }
 
-  /** An acknowledgement of `userId`'s feed; its keys are built only when it is written (one in several). */
-  acknowledge(userId: string, position: FeedPosition): Promise<AckResult> {
+  /** `userId` processed everything up to `position`. Never throws; the outcome is counted when it is written. */
+  add(userId: string, position: FeedPosition): void {
     const entry = this.pending.get(userId);
-    if (this.windowMs === 0 || this.closing || (entry !== undefined && entry.position.epoch !== position.epoch))
-      return this.inbox.acknowledge(userFeedKeys(userId), position);
-    return new Promise<AckResult>((resolve, reject) => {
-      const waiter = { seq: position.seq, resolve, reject };
-      if (entry === undefined) {
-        this.pending.set(userId, { userId, position, receivedAt: Date.now(), waiters: [waiter] });
-        setTimeout(() => void this.write(userId), this.windowMs).unref();
-        return;
-      }
-      if (position.seq > entry.position.seq) {
-        entry.position = position;
-        entry.receivedAt = Date.now();
-      }
-      entry.waiters.push(waiter);
-    });
+    if (this.windowMs === 0 || this.closing || (entry !== undefined && entry.position.epoch !== position.epoch)) {
+      void this.write(userId, position, 0, []);
+      return;
+    }
+    if (entry === undefined) {
+      this.pending.set(userId, { position, receivedAt: Date.now(), lower: [] });
+      setTimeout(() => void this.flush(userId), this.windowMs).unref();
+    } else if (position.seq > entry.position.seq) {
+      entry.lower.push(entry.position.seq);
+      entry.position = position;
+      entry.receivedAt = Date.now();
+    } else {
+      entry.lower.push(position.seq);
+    }
   }
 
-  /** Draining: what is gathered is written now, and later acknowledgements go straight to Redis. */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.pending.keys()].map((key) => this.write(key)));
+    await Promise.all([...this.pending.keys()].map((userId) => this.flush(userId)));
   }
 
-  private async write(key: string): Promise<void> {
-    const entry = this.pending.get(key);
+  private async flush(userId: string): Promise<void> {
+    const entry = this.pending.get(userId);
     if (entry === undefined) return;
-    this.pending.delete(key);
-    const { userId, position, receivedAt, waiters } = entry;
-    const feed = userFeedKeys(userId);
+    this.pending.delete(userId);
+    await this.write(userId, entry.position, Date.now() - entry.receivedAt, entry.lower);
+  }
+
+  private async write(userId: string, position: FeedPosition, heldMs: number, lower: readonly number[]): Promise<void> {
     let result: AckResult;
     try {
       // Delivered when the acknowledgement arrived, not when it was written: the status and the ack latency stay true.
-      result = await this.inbox.acknowledge(feed, position, Date.now() - receivedAt);
+      result = await this.inbox.acknowledge(userFeedKeys(userId), position, heldMs);
     } catch (error) {
-      for (const waiter of waiters) waiter.reject(error);
+      // The store could not be reached: the client's next acknowledgement (a higher cursor) covers these.
+      this.logger.warn({ userId, acknowledgements: 1 + lower.length, error: String(error) }, 'writing delivery acknowledgements failed');
+      for (let count = 0; count <= lower.length; count++) this.metrics.clientRequestRefused(ClientRequests.InboxAck, RequestErrorCodes.Unavailable);
       return;
     }
-    let answered = false;
-    for (const waiter of waiters) {
-      if (waiter.seq === position.seq && !answered) {
-        answered = true;
-        waiter.resolve(result);
-      } else if (result.outcome === 'stale' && waiter.seq !== position.seq) {
-        this.inbox.acknowledge(feed, { epoch: position.epoch, seq: waiter.seq }).then(waiter.resolve, waiter.reject);
-      } else {
-        waiter.resolve(result.outcome === 'stale' ? result : { outcome: 'unchanged' });
-      }
-    }
+    if (result.outcome === 'advanced') this.metrics.deliveryAcknowledged(result.ageMs);
+    if (result.outcome !== 'stale') return;
+    this.metrics.clientRequestRefused(ClientRequests.InboxAck, RequestErrorCodes.StaleCursor);
+    this.logger.info({ userId, request: ClientRequests.InboxAck, code: RequestErrorCodes.StaleCursor, cursor: position }, 'client request refused');
+    await Promise.all(lower.map((seq) => this.write(userId, { epoch: position.epoch, seq }, heldMs, [])));
   }
 }

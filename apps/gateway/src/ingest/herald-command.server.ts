@@ -88,7 +88,6 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private reading: Promise<void> | undefined;
   /** Entries handled and waiting for the acknowledgement in flight to come back (acknowledge()). */
   private ackIds: string[] = [];
-  private ackWaiters: Array<() => void> = [];
   private acking: Promise<void> | undefined;
 
   constructor(private readonly options: HeraldCommandServerOptions) {
@@ -270,27 +269,23 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const outcomes = await Promise.all(entries.map(([id, fields]) => this.handleEntry(id, fields)));
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
     // Not awaited: the next read need not wait for this acknowledgement's round trip (close() waits for it).
-    if (done.length > 0) void this.acknowledge(done);
+    if (done.length > 0) this.acknowledge(done);
   }
 
   /**
    * Acknowledges (and deletes) entries. While one acknowledgement is on its way, the entries of the batches finished
    * meanwhile wait and go together in the next one: at about one entry per read, one XACK + XDEL per batch was two
-   * Redis commands per notification. Resolves once the entries' acknowledgement was answered (or failed).
+   * Redis commands per notification. `acking` is settled once nothing is left to acknowledge.
    */
-  private acknowledge(ids: readonly string[]): Promise<void> {
+  private acknowledge(ids: readonly string[]): void {
     for (const id of ids) this.ackIds.push(id);
-    const sent = new Promise<void>((resolve) => this.ackWaiters.push(resolve));
     this.acking ??= this.flushAcks();
-    return sent;
   }
 
   private async flushAcks(): Promise<void> {
     while (this.ackIds.length > 0) {
       const ids = this.ackIds;
-      const waiters = this.ackWaiters;
       this.ackIds = [];
-      this.ackWaiters = [];
       try {
         // Sent together, not as a transaction: MULTI/EXEC would be two more commands for nothing (an entry deleted but
         // still pending is dropped from the pending list by the next claim).
@@ -303,7 +298,6 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
         // Not acknowledged: they are claimed again later and deduplicated by the store.
         this.log.warn(`acknowledging ${ids.length} command(s) failed: ${String(error)}`);
       }
-      for (const resolve of waiters) resolve();
     }
     this.acking = undefined;
   }
