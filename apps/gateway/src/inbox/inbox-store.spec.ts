@@ -103,7 +103,7 @@ describe('RedisInboxStore', () => {
     const xranges = async (): Promise<number> => Number(/cmdstat_xrange:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
     const redisNow = async (): Promise<number> => {
       const [seconds, micros] = await client.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      return seconds * 1000 + Math.floor(micros / 1000);
     };
     const storedAt = async (id: string): Promise<number> => {
       const entry = (await client.xrange(feed.log, '-', '+')).find(([, fields]) => fields[3] === id);
@@ -247,7 +247,7 @@ describe('RedisInboxStore', () => {
       const acked = await store.acknowledge(feed, b.position, 60_000);
       assert.equal(acked.outcome, 'advanced');
       const delivered = await store.status(feed, 'b');
-      const nowMs = Number(seconds) * 1000;
+      const nowMs = seconds * 1000;
       assert.ok((delivered?.deliveredAtMs ?? 0) <= nowMs - 55_000, `delivered ${String(delivered?.deliveredAtMs)}, a minute before ${nowMs}`);
     });
 

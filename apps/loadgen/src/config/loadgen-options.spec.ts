@@ -12,6 +12,9 @@ describe('parseLoadgenOptions', () => {
     assert.equal(options.connections, 2000);
     assert.equal(options.users, 1000);
     assert.ok(options.jwtSecret.length >= 16);
+    assert.equal(options.ackIntervalMs, 250, "herald-acks clients acknowledge at the SDK's pace");
+    assert.equal(parseLoadgenOptions(['--ack-interval', '1000']).ackIntervalMs, 1000);
+    assert.equal(parseLoadgenOptions(['--previous-dir', '/x', '--previous-stream']).previousStream, true);
   });
 
   it('reads fixed rates, targets and profile mode', () => {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_RESULTS_DIR } from '../paths.js';
 import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from '../runner/sweep-planner.js';
+import { DEFAULT_ACK_INTERVAL_MS } from '../workers/worker-protocol.js';
 
 export const HELP = `Herald benchmark: delivery throughput, latency, memory, resumption and Redis cost of Herald against
 bare socket.io baselines, same clients, same machine, interleaved.
@@ -61,6 +62,7 @@ Load
   --warmup S                 seconds of unreported load per system before the first run, at the lowest rate, so
                              neither system's first measured run pays for JIT compilation (default 2; 0: none)
   --payload-bytes B          padding in each notification's data (default 100)
+  --ack-interval MS          herald-acks: at most one acknowledgement per client per MS (default 250, the SDK's)
   --start-rate R             first sweep rate (default 1000)
   --rate-factor F            sweep escalation factor (default 1.5)
   --max-rate R               highest sweep rate (default 30000)
@@ -150,6 +152,7 @@ const RawSchema = z
     duration: positiveNumber('duration').max(3600).optional(),
     warmup: z.coerce.number().min(0).max(600).default(2),
     'payload-bytes': z.coerce.number().int().min(0).max(60_000).default(100),
+    'ack-interval': z.coerce.number().int().min(1).max(60_000).default(DEFAULT_ACK_INTERVAL_MS),
     rates: z
       .string()
       .transform((value) => value.split(',').map((item) => Number(item.trim())))
@@ -261,6 +264,8 @@ export interface LoadgenOptions {
   durationSeconds: number;
   warmupSeconds: number;
   payloadBytes: number;
+  /** herald-acks clients: at most one acknowledgement per this many ms each. */
+  ackIntervalMs: number;
   rates: number[];
   startRate: number;
   rateFactor: number;
@@ -306,6 +311,7 @@ const STRING_FLAGS = [
   'duration',
   'warmup',
   'payload-bytes',
+  'ack-interval',
   'rates',
   'start-rate',
   'rate-factor',
@@ -404,6 +410,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     durationSeconds: raw.duration ?? (mode === 'storm' ? STORM_DURATION : DEFAULT_DURATION),
     warmupSeconds: raw.warmup,
     payloadBytes: raw['payload-bytes'],
+    ackIntervalMs: raw['ack-interval'],
     rates: raw.rates ?? defaultRates[mode] ?? [],
     startRate: raw['start-rate'],
     rateFactor: raw['rate-factor'],

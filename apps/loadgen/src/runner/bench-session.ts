@@ -185,6 +185,7 @@ export class BenchSession {
       this.options.connectTimeoutSeconds * 1000,
       // Storm clients reconnect by themselves, as real ones do; elsewhere a dropped client stays dropped and visible.
       this.options.mode === 'storm',
+      this.options.ackIntervalMs,
     );
     const connectSeconds = (performance.now() - started) / 1000;
     this.log(

@@ -25,9 +25,6 @@ import { BENCH_NOTIFICATION_TYPE, isBenchPayload, monotonicMicros, userIdOf, typ
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** The SDK's default: at most one delivery acknowledgement per client per this many ms (libs/client). */
-const ACK_INTERVAL_MS = 250;
-
 interface Device {
   system: SystemName;
   spec: DeviceSpec;
@@ -136,7 +133,7 @@ async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uin
       socket.emit(ClientRequests.InboxAck, { cursor });
       if (run?.system === entry.system) run.acksSent++;
       return true;
-    }, ACK_INTERVAL_MS);
+    }, params.ackIntervalMs);
   }
   socket.on(ClientEvents.Notification, (envelope) => onNotification(entry, envelope));
   socket.on('disconnect', () => {

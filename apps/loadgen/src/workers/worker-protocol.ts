@@ -14,7 +14,12 @@ export interface ConnectParams {
    * otherwise, so a dropped client stays visible as one.
    */
   reconnect: boolean;
+  /** herald-acks: at most one delivery acknowledgement per client per this many ms (the SDK's default: 250). */
+  ackIntervalMs: number;
 }
+
+/** The SDK's `ackIntervalMs` (libs/client). */
+export const DEFAULT_ACK_INTERVAL_MS = 250;
 
 export interface ConnectResult {
   connected: number;
