@@ -8,7 +8,7 @@ import type { BenchReport } from '../../apps/loadgen/src/report/bench-report.js'
 const CONNECTIONS = 6;
 const USERS = 3;
 const RATE = 20;
-const SYSTEMS = ['herald', 'local', 'streams', 'baseline'] as const;
+const SYSTEMS = ['herald', 'herald-acks', 'local', 'streams', 'baseline'] as const;
 
 describe('benchmark harness smoke run', () => {
   let smoke: BenchSmokeRun | undefined;
@@ -60,7 +60,7 @@ describe('benchmark harness smoke run', () => {
       assert.equal(run.clusterCpuUsPerNotification !== undefined, true);
       const kept = report.redisStorage?.[system];
       assert.ok(kept, `${system}: no Redis storage figures`);
-      if (system === 'herald' || system === 'streams') assert.ok(kept.streamEntries >= RATE, `${system} keeps ${kept.streamEntries} entries`);
+      if (system !== 'local' && system !== 'baseline') assert.ok(kept.streamEntries >= RATE, `${system} keeps ${kept.streamEntries} entries`);
       else assert.equal(kept.streamEntries, 0);
     });
   }
@@ -71,19 +71,29 @@ describe('benchmark harness smoke run', () => {
     assert.ok(report.chartFile && existsSync(report.chartFile));
     const svg = readFileSync(report.chartFile, 'utf8');
     for (const system of SYSTEMS) for (const stat of ['p50', 'p99']) assert.match(svg, new RegExp(`data-label="${system} ${stat}"`));
-    assert.deepEqual(report.comparison.zeroLossUpToSaturation, { herald: true, local: true, streams: true, baseline: true });
+    assert.deepEqual(report.comparison.zeroLossUpToSaturation, { herald: true, 'herald-acks': true, local: true, streams: true, baseline: true });
     assert.deepEqual(
       report.comparison.pairs.map((pair) => pair.against),
-      ['local', 'streams', 'baseline'],
+      ['herald-acks', 'local', 'streams', 'baseline'],
     );
     assert.ok(report.comparison.pairs.every((pair) => pair.rssKbPerConnection));
+  });
+
+  it('herald-acks: the clients acknowledge delivery as the SDK does, at most every 250 ms each; herald clients do not', () => {
+    const run = (system: string) => report.runs.find((entry) => entry.system === system);
+    const acks = run('herald-acks')?.acksSent ?? 0;
+    // About 7 notifications per device in one second: the first is acknowledged at once, the rest at most 4 times a second.
+    assert.ok(acks >= CONNECTIONS && acks <= CONNECTIONS * 6, `acks sent: ${acks}`);
+    assert.equal(run('herald')?.acksSent, 0);
+    const target = report.comparison.targets.find((entry) => entry.target.startsWith('herald-acks saturation'));
+    assert.ok(target, 'the acknowledgement cost target is judged');
   });
 
   it('refuses bad flags with a clear message and nothing else', async () => {
     const outcome = await runLoadgen(['--connections=-3', '--systems', 'herald,kafka']);
     assert.equal(outcome.code, 64);
     assert.match(outcome.stderr, /--connections: connections must be positive/);
-    assert.match(outcome.stderr, /--systems: systems must be among herald, local, streams, baseline, previous/);
+    assert.match(outcome.stderr, /--systems: systems must be among herald, herald-acks, local, streams, baseline, previous/);
     assert.equal(outcome.stdout, '');
   });
 });

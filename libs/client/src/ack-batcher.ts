@@ -1,6 +1,13 @@
 type Timer = ReturnType<typeof setTimeout>;
 
 /**
+ * The SDK's default `ackIntervalMs`. Each acknowledgement costs the gateway about what sending a notification does;
+ * at 250 ms a device that gets a notification every second or two acknowledges each one (+22 % gateway CPU per
+ * notification in the benchmark), at 1 s about every other one (+6 %): docs/performance.md, phase 7.
+ */
+export const DEFAULT_ACK_INTERVAL_MS = 1000;
+
+/**
  * Batches delivery acknowledgements: the highest processed cursor is sent at most once per `intervalMs`, only when it
  * moved since the last one sent, and once more on close (`flush()`). One packet per notification would double the
  * socket traffic of a busy feed; the server only needs the highest cursor.

@@ -26,7 +26,7 @@ import {
   type SessionReadyPayload,
   type SessionRefreshReply,
 } from '@herald/contracts';
-import { AckBatcher } from './ack-batcher.js';
+import { AckBatcher, DEFAULT_ACK_INTERVAL_MS } from './ack-batcher.js';
 import { MemoryCursorStorage, cursorKeys, type CursorStorage } from './cursor-storage.js';
 import { InboxState } from './inbox-state.js';
 import { RecentIds } from './recent-ids.js';
@@ -115,7 +115,7 @@ export interface HeraldClientOptions {
   userId?: string;
   /** Where cursors are kept. Default: memory. In a browser pass `localStorageCursorStorage()` to resume after a reload. */
   storage?: CursorStorage;
-  /** Delivery acknowledgements: at most one per this many ms. Default 250. */
+  /** Delivery acknowledgements: at most one per this many ms. Default 1000 (DEFAULT_ACK_INTERVAL_MS). */
   ackIntervalMs?: number;
   /** How long a request waits for its reply. Default 10 000 ms. */
   requestTimeoutMs?: number;
@@ -169,7 +169,7 @@ export class HeraldClient extends TypedEmitter<HeraldClientEvents> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.seen = new RecentIds(options.dedupeCapacity ?? 1000);
     this.inbox = new InboxState(Math.max(options.dedupeCapacity ?? 1000, 1000));
-    this.acks = new AckBatcher((cursor) => this.sendAck(cursor), options.ackIntervalMs ?? 250);
+    this.acks = new AckBatcher((cursor) => this.sendAck(cursor), options.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS);
     this.user = options.userId;
     if (this.user !== undefined) this.loadCursors(this.user);
     this.socket = io(`${options.url.replace(/\/+$/, '')}${NOTIFICATIONS_NAMESPACE}`, {

@@ -21,7 +21,9 @@ export const ClientRequests = {
 } as const;
 export type ClientRequest = (typeof ClientRequests)[keyof typeof ClientRequests];
 
-export const isClientRequest = (event: unknown): event is ClientRequest => typeof event === 'string' && (Object.values(ClientRequests) as string[]).includes(event);
+const CLIENT_REQUEST_NAMES: ReadonlySet<string> = new Set(Object.values(ClientRequests));
+/** Called for every packet a client sends (acknowledgements included): a set lookup, no array built per call. */
+export const isClientRequest = (event: unknown): event is ClientRequest => typeof event === 'string' && CLIENT_REQUEST_NAMES.has(event);
 
 /** Why a request was refused: `error.code` of a failed reply. */
 export const RequestErrorCodes = {

@@ -51,6 +51,12 @@ const EnvSchema = z
       .min(1)
       .max(10 * 365 * 86_400)
       .default(7 * 86_400),
+    /**
+     * How long the gateway gathers a user's delivery acknowledgements before writing the highest one to Redis (0: each
+     * is written at once). The SDK acknowledges at most every 250 ms per device; one write per user per window is what
+     * the delivered mark needs.
+     */
+    INBOX_ACK_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
     /** A command read but not acknowledged for this long (its instance died, or it failed) is taken over by another instance. */
     INGEST_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
     /** After this many failed attempts a command goes to the dead-letter stream. */
@@ -142,7 +148,7 @@ export class AppConfig {
    */
   readonly connectionCloseGraceMs: number;
   /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
-  readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number };
+  readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number; ackCoalesceMs: number };
   readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number };
   readonly canary: { intervalMs: number; timeoutMs: number; maxMisses: number };
   readonly limits: {
@@ -182,7 +188,7 @@ export class AppConfig {
     this.shutdownTimeoutMs = env.SHUTDOWN_TIMEOUT_MS;
     this.connectionCloseGraceMs = Math.min(1000, Math.floor(env.SHUTDOWN_TIMEOUT_MS / 4));
     const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
-    this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
+    this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs, ackCoalesceMs: env.INBOX_ACK_COALESCE_MS };
     this.devTokenEndpoint = env.DEV_TOKEN_ENDPOINT;
     this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
     this.canary = { intervalMs: env.ROUTE_CANARY_INTERVAL_MS, timeoutMs: env.ROUTE_CANARY_TIMEOUT_MS, maxMisses: env.ROUTE_CANARY_MAX_MISSES };

@@ -15,9 +15,9 @@ import {
   type InboxReadReply,
 } from '@herald/contracts';
 import type { z } from 'zod';
-import { MetricsService } from '../ops/metrics.service.js';
 import { OnClientRequest, RequestFailure } from '../sockets/client-request.decorator.js';
 import type { NotificationSocket } from '../sockets/socket.types.js';
+import { DeliveryAckCoalescer } from './delivery-ack-coalescer.js';
 import { InboxState, type MarkReadResult } from './inbox-store.js';
 
 /**
@@ -29,7 +29,7 @@ import { InboxState, type MarkReadResult } from './inbox-store.js';
 export class InboxRequestsService {
   constructor(
     private readonly inbox: InboxState,
-    private readonly metrics: MetricsService,
+    private readonly acks: DeliveryAckCoalescer,
   ) {}
 
   @OnClientRequest(ClientRequests.InboxList, InboxListRequestSchema)
@@ -55,12 +55,10 @@ export class InboxRequestsService {
     return replyOf(result);
   }
 
-  /** No reply: acknowledgements are fire-and-forget and batched by the client. */
+  /** No reply: acknowledgements are fire-and-forget, batched by the client and gathered per user (DeliveryAckCoalescer). */
   @OnClientRequest(ClientRequests.InboxAck, InboxAckSchema)
-  async acknowledge(socket: NotificationSocket, request: z.output<typeof InboxAckSchema>): Promise<void> {
-    const result = await this.inbox.acknowledge(userFeedKeys(socket.data.userId), cursorOrFail(request.cursor, 'cursor'));
-    if (result.outcome === 'stale') throw staleCursor('cursor');
-    if (result.outcome === 'advanced') this.metrics.deliveryAcknowledged(result.ageMs);
+  acknowledge(socket: NotificationSocket, request: z.output<typeof InboxAckSchema>): void {
+    this.acks.add(socket.data.userId, cursorOrFail(request.cursor, 'cursor'));
   }
 }
 

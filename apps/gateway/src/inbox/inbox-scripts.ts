@@ -48,11 +48,13 @@ end
 export const APPEND_SCRIPT = `${READ_STATE_LUA}
 local meta, log, ids, reads, readat, rmarks, dmarks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local id = ARGV[1]
-local epoch = redis.call('HGET', meta, 'e')
+local m = redis.call('HMGET', meta, 'e', 's', 'o')
+local epoch, head, oldest = m[1], m[2], m[3]
 if not epoch then
   epoch = ARGV[7]
   redis.call('DEL', meta, log, ids, reads, readat, rmarks, dmarks)
   redis.call('HSET', meta, 'e', epoch, 's', 0)
+  head, oldest = '0', false
 end
 local existing = redis.call('HGET', ids, id)
 if existing then
@@ -60,7 +62,7 @@ if existing then
 end
 -- Redis does not undo a script's writes when a later command fails: the XADD (which fails on a key of another type)
 -- is the first write, and the sequence moves only once it succeeded.
-local seq = tonumber(redis.call('HGET', meta, 's') or '0') + 1
+local seq = tonumber(head or '0') + 1
 local cursor = epoch .. '.' .. seq
 local envelope = ARGV[2] .. ',"cursor":"' .. cursor .. '"}'
 local now = nowMs()
@@ -68,22 +70,37 @@ redis.call('XADD', log, seq .. '-0', 'n', envelope, 'i', id, 't', now)
 redis.call('HSET', meta, 's', seq)
 redis.call('HSET', ids, id, seq)
 
-local excess = redis.call('XLEN', log) - tonumber(ARGV[4])
+-- The time of the oldest retained entry is kept in meta ('o'), so an append with nothing to trim reads no entry.
+-- Unknown when meta predates it: then the first entry is read, as when something is to be trimmed.
+local length = redis.call('XLEN', log)
+local oldestAt, oldestMoved = nil, false
+if length == 1 then oldestAt, oldestMoved = now, true elseif oldest then oldestAt = tonumber(oldest) end
+local excess = length - tonumber(ARGV[4])
 local cutoff = now - tonumber(ARGV[5])
-local after = '-'
 local last = nil
 local dropped = {}
 local seqs = {}
-for _ = 1, 100 do
-  local first = redis.call('XRANGE', log, after, '+', 'COUNT', 1)[1]
-  if not first then break end
-  local fields = first[2]
-  if excess <= 0 and tonumber(fields[6]) >= cutoff then break end
-  dropped[#dropped + 1] = fields[4]
-  last = first[1]
-  seqs[#seqs + 1] = string.match(last, '^(%d+)')
-  after = '(' .. last
-  excess = excess - 1
+if excess > 0 or not oldestAt or oldestAt < cutoff then
+  oldestAt, oldestMoved = nil, true
+  local after = '-'
+  for _ = 1, 100 do
+    local first = redis.call('XRANGE', log, after, '+', 'COUNT', 1)[1]
+    if not first then break end
+    local fields = first[2]
+    if excess <= 0 and tonumber(fields[6]) >= cutoff then
+      oldestAt = tonumber(fields[6])
+      break
+    end
+    dropped[#dropped + 1] = fields[4]
+    last = first[1]
+    seqs[#seqs + 1] = string.match(last, '^(%d+)')
+    after = '(' .. last
+    excess = excess - 1
+  end
+end
+if oldestMoved then
+  -- Unknown when more was to be trimmed than one append trims: the next append looks again.
+  if oldestAt then redis.call('HSET', meta, 'o', oldestAt) else redis.call('HDEL', meta, 'o') end
 end
 local unreadDropped = 0
 if last then
@@ -233,7 +250,8 @@ return {epoch, head, unread, readUpTo, version, moved}
 /**
  * ACK moves the delivered-up-to mark to an acknowledged cursor (acknowledging an older one changes nothing).
  *   KEYS: meta, log, dmarks
- *   ARGV: epoch, seq, max age (ms)
+ *   ARGV: epoch, seq, max age (ms), ms the gateway held the acknowledgement before this call (the mark's time is
+ *         when it arrived)
  *   returns { -1 } for a cursor this feed did not issue, { 0 } when nothing moved, { 1, ms since the acknowledged
  *   notification was stored (-1 if trimmed) }
  */
@@ -242,7 +260,7 @@ local m = redis.call('HMGET', KEYS[1], 'e', 's', 'd')
 local seq = tonumber(ARGV[2])
 if not m[1] or m[1] ~= ARGV[1] or seq > tonumber(m[2]) then return {-1} end
 if seq <= tonumber(m[3] or '0') then return {0} end
-local now = nowMs()
+local now = nowMs() - tonumber(ARGV[4] or '0')
 redis.call('HSET', KEYS[1], 'd', seq)
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. now)
 redis.call('PEXPIRE', KEYS[3], ARGV[3])

@@ -99,6 +99,36 @@ describe('RedisInboxStore', () => {
     assert.ok((await client.pttl(feed.meta)) > 1000, 'the meta outlives it');
   });
 
+  it('reads no entry to append when nothing is to be trimmed (the oldest time is kept in meta), and trims an active feed by age', async () => {
+    const xranges = async (): Promise<number> => Number(/cmdstat_xrange:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const redisNow = async (): Promise<number> => {
+      const [seconds, micros] = await client.time();
+      return seconds * 1000 + Math.floor(micros / 1000);
+    };
+    const storedAt = async (id: string): Promise<number> => {
+      const entry = (await client.xrange(feed.log, '-', '+')).find(([, fields]) => fields[3] === id);
+      return Number(entry?.[1][5]);
+    };
+    const olderThan = async (id: string, ms: number) => {
+      const at = await storedAt(id);
+      await waitUntil(async () => (await redisNow()) - at > ms, `${id} older than ${ms} ms`, 5000, 20);
+    };
+    const olderThanMaxAge = (id: string) => olderThan(id, 1050);
+    await store.append(feed, notification('a'));
+    // Half the max age apart, so that each passes it at its own time.
+    await olderThan('a', 500);
+    const before = await xranges();
+    await store.append(feed, notification('b'));
+    assert.equal(await xranges(), before, 'an append with nothing to trim reads no entry');
+    // a, then b, pass the max age while the feed keeps getting notifications: each goes at the next append.
+    await olderThanMaxAge('a');
+    await store.append(feed, notification('c'));
+    assert.deepEqual(await ids(), ['b', 'c']);
+    await olderThanMaxAge('b');
+    await store.append(feed, notification('d'));
+    assert.deepEqual(await ids(), ['c', 'd']);
+  });
+
   it('starts a feed whose meta is gone again at 1, with a new epoch, dropping what was left', async () => {
     const before = await store.append(feed, notification('a'));
     await client.del(feed.meta);
@@ -208,6 +238,17 @@ describe('RedisInboxStore', () => {
       assert.ok((readA?.readAtMs ?? 0) > 0 && (readB?.readAtMs ?? 0) > 0);
       assert.ok((readA?.readAtMs ?? 0) <= (readB?.readAtMs ?? 0), 'a keeps the time it was read one by one');
       assert.equal(await store.status(feed, 'never'), undefined);
+    });
+
+    it('records an acknowledgement the gateway held (gathered with others) at the time it arrived', async () => {
+      await store.append(feed, notification('a'));
+      const b = await store.append(feed, notification('b'));
+      const [seconds] = await client.time();
+      const acked = await store.acknowledge(feed, b.position, 60_000);
+      assert.equal(acked.outcome, 'advanced');
+      const delivered = await store.status(feed, 'b');
+      const nowMs = seconds * 1000;
+      assert.ok((delivered?.deliveredAtMs ?? 0) <= nowMs - 55_000, `delivered ${String(delivered?.deliveredAtMs)}, a minute before ${nowMs}`);
     });
 
     it('pages newest first through everything retained, stable while notifications are added', async () => {

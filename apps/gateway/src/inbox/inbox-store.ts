@@ -69,7 +69,8 @@ export abstract class InboxState {
   abstract markRead(feed: FeedKeys, ids: readonly string[]): Promise<MarkReadResult>;
   /** Undefined when `upTo` names no notification this feed issued. */
   abstract markAllRead(feed: FeedKeys, upTo: FeedPosition | null): Promise<MarkReadResult | undefined>;
-  abstract acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult>;
+  /** `heldMs`: how long ago the acknowledgement arrived (it was gathered with others): the mark's time is then. */
+  abstract acknowledge(feed: FeedKeys, position: FeedPosition, heldMs?: number): Promise<AckResult>;
   abstract status(feed: FeedKeys, id: string): Promise<StoredStatus | undefined>;
 }
 
@@ -142,6 +143,7 @@ export class RedisInboxStore extends InboxStore implements InboxState, OnApplica
   }
 
   async append(feed: FeedKeys, notification: NewNotification): Promise<AppendResult> {
+    this.coalesceWrites();
     const [stored, epoch, seq] = (await this.run(
       APPEND,
       [feed.meta, feed.log, feed.ids, feed.reads, feed.readAt, feed.readMarks, feed.ackMarks],
@@ -197,8 +199,12 @@ export class RedisInboxStore extends InboxStore implements InboxState, OnApplica
     return { ...markResult(reply), changed: reply[5] === 1 };
   }
 
-  async acknowledge(feed: FeedKeys, position: FeedPosition): Promise<AckResult> {
-    const [outcome, ageMs] = (await this.run(ACK, [feed.meta, feed.log, feed.ackMarks], [position.epoch, String(position.seq), this.maxAgeMs])) as [number, number?];
+  async acknowledge(feed: FeedKeys, position: FeedPosition, heldMs = 0): Promise<AckResult> {
+    const [outcome, ageMs] = (await this.runBatched(
+      ACK,
+      [feed.meta, feed.log, feed.ackMarks],
+      [position.epoch, String(position.seq), this.maxAgeMs, String(Math.max(0, Math.round(heldMs)))],
+    )) as [number, number?];
     if (outcome === -1) return { outcome: 'stale' };
     if (outcome === 0) return { outcome: 'unchanged' };
     return { outcome: 'advanced', ageMs: ageMs === undefined || ageMs < 0 ? null : ageMs };
@@ -214,6 +220,59 @@ export class RedisInboxStore extends InboxStore implements InboxState, OnApplica
   async onApplicationShutdown(): Promise<void> {
     if (this.client.status === 'ready') await this.client.quit();
     else this.client.disconnect();
+  }
+
+  /**
+   * The appends of one batch of commands are issued in the same run of microtasks: corking the connection until then
+   * sends them in one write (one system call) instead of one each, in the same order. Nothing waits longer: the
+   * connection is uncorked as soon as the microtasks are done.
+   */
+  private coalesceWrites(): void {
+    if (this.corked || this.client.status !== 'ready') return;
+    const stream = this.client.stream;
+    this.corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
+  }
+
+  private corked = false;
+
+  /**
+   * Like run(), but calls made in the same turn of the event loop go to Redis together, as one pipeline at the end of
+   * the turn: one write and one read for all of them instead of one each. For delivery acknowledgements, which arrive
+   * from many sockets at once (one per client every 250 ms at most) and need no answer soon.
+   */
+  private runBatched(script: LoadedScript, keys: string[], args: string[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ script, keys, args, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => void this.flushBatch());
+    });
+  }
+
+  private batch: BatchedCall[] = [];
+
+  private async flushBatch(): Promise<void> {
+    const calls = this.batch;
+    this.batch = [];
+    const pipeline = this.client.pipeline();
+    for (const { script, keys, args } of calls) pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+    let replies: Array<[Error | null, unknown]> | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (error) {
+      for (const call of calls) call.reject(error);
+      return;
+    }
+    calls.forEach((call, index) => {
+      const [error, reply] = replies?.[index] ?? [new Error('no reply from Redis'), undefined];
+      // NOSCRIPT (Redis restarted under the connection): that call goes again alone, as run() does.
+      if (error?.message.startsWith('NOSCRIPT')) this.run(call.script, call.keys, call.args).then(call.resolve, call.reject);
+      else if (error) call.reject(error);
+      else call.resolve(reply);
+    });
   }
 
   /**
@@ -234,6 +293,14 @@ export class RedisInboxStore extends InboxStore implements InboxState, OnApplica
 interface LoadedScript {
   source: string;
   sha: string;
+}
+
+interface BatchedCall {
+  script: LoadedScript;
+  keys: string[];
+  args: string[];
+  resolve: (reply: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 const load = (source: string): LoadedScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });

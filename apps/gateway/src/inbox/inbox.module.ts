@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeliveryAckCoalescer } from './delivery-ack-coalescer.js';
 import { InboxRequestsService } from './inbox-requests.service.js';
 import { InboxState, InboxStore, RedisInboxStore } from './inbox-store.js';
 import { NotificationStatusService } from './notification-status.service.js';
@@ -7,6 +8,7 @@ import { NotificationStatusService } from './notification-status.service.js';
 @Module({
   providers: [
     RedisInboxStore,
+    DeliveryAckCoalescer,
     InboxRequestsService,
     NotificationStatusService,
     { provide: InboxStore, useExisting: RedisInboxStore },

@@ -13,7 +13,7 @@ import {
 } from '@herald/contracts';
 import { createRedisClient, onConnectionChange, whenReady } from '@herald/redis-io-adapter';
 import type { Redis } from 'ioredis';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { CommandDeserializer, MalformedCommand } from './command.deserializer.js';
 import { jsonText } from './envelope.factory.js';
 
@@ -86,6 +86,9 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private reclaimRounds = 0;
   private closed = false;
   private reading: Promise<void> | undefined;
+  /** Entries handled and waiting for the acknowledgement in flight to come back (acknowledge()). */
+  private ackIds: string[] = [];
+  private acking: Promise<void> | undefined;
 
   constructor(private readonly options: HeraldCommandServerOptions) {
     super();
@@ -120,6 +123,7 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     clearTimeout(this.leaseTimer);
     const reader = this.clients.get(RedisClientRoles.Ingest);
     if (reader?.status === 'ready') await this.reading;
+    await this.acking;
     // The next reader need not wait for the lease to expire: a rolling deploy leaves no gap in ingest.
     if (this.options.ordered && this.writer.status === 'ready') {
       await this.writer.eval(RELEASE_SCRIPT, 1, INGEST_LEASE_KEY, this.options.consumer).catch(() => undefined);
@@ -264,19 +268,38 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private async process(entries: readonly StreamEntry[]): Promise<void> {
     const outcomes = await Promise.all(entries.map(([id, fields]) => this.handleEntry(id, fields)));
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
-    if (done.length === 0) return;
-    try {
-      // Sent together, not as a transaction: MULTI/EXEC would be two more commands per batch for nothing (an entry
-      // deleted but still pending is dropped from the pending list by the next claim).
-      await this.writer
-        .pipeline()
-        .xack(COMMAND_STREAM, COMMAND_GROUP, ...done)
-        .xdel(COMMAND_STREAM, ...done)
-        .exec();
-    } catch (error) {
-      // Not acknowledged: they are claimed again later and deduplicated by the store.
-      this.log.warn(`acknowledging ${done.length} command(s) failed: ${String(error)}`);
+    // Not awaited: the next read need not wait for this acknowledgement's round trip (close() waits for it).
+    if (done.length > 0) this.acknowledge(done);
+  }
+
+  /**
+   * Acknowledges (and deletes) entries. While one acknowledgement is on its way, the entries of the batches finished
+   * meanwhile wait and go together in the next one: at about one entry per read, one XACK + XDEL per batch was two
+   * Redis commands per notification. `acking` is settled once nothing is left to acknowledge.
+   */
+  private acknowledge(ids: readonly string[]): void {
+    for (const id of ids) this.ackIds.push(id);
+    this.acking ??= this.flushAcks();
+  }
+
+  private async flushAcks(): Promise<void> {
+    while (this.ackIds.length > 0) {
+      const ids = this.ackIds;
+      this.ackIds = [];
+      try {
+        // Sent together, not as a transaction: MULTI/EXEC would be two more commands for nothing (an entry deleted but
+        // still pending is dropped from the pending list by the next claim).
+        await this.writer
+          .pipeline()
+          .xack(COMMAND_STREAM, COMMAND_GROUP, ...ids)
+          .xdel(COMMAND_STREAM, ...ids)
+          .exec();
+      } catch (error) {
+        // Not acknowledged: they are claimed again later and deduplicated by the store.
+        this.log.warn(`acknowledging ${ids.length} command(s) failed: ${String(error)}`);
+      }
     }
+    this.acking = undefined;
   }
 
   /** True when the entry is done with (handled, or unusable and dead-lettered); false to retry it later. */
@@ -305,7 +328,8 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   /** Runs a handler through Nest (guards, interceptors, filters) to the end; rejects with what it threw. */
   private async run(handler: MessageHandler, data: unknown, context: CommandContext): Promise<void> {
     const result: unknown = await handler(data, context);
-    await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+    // A handler without interceptors resolves to its value: no Observable needs to be built around it to wait for it.
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
   }
 
   private scheduleReclaim(): void {

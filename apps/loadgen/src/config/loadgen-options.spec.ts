@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DEFAULT_ACK_INTERVAL_MS } from '@herald/client';
 import { describe, it } from 'node:test';
 import { OptionsError, parseLoadgenOptions } from './loadgen-options.js';
 
@@ -12,6 +13,9 @@ describe('parseLoadgenOptions', () => {
     assert.equal(options.connections, 2000);
     assert.equal(options.users, 1000);
     assert.ok(options.jwtSecret.length >= 16);
+    assert.equal(options.ackIntervalMs, DEFAULT_ACK_INTERVAL_MS, "herald-acks clients acknowledge at the SDK's pace");
+    assert.equal(parseLoadgenOptions(['--ack-interval', '1000']).ackIntervalMs, 1000);
+    assert.equal(parseLoadgenOptions(['--previous-dir', '/x', '--previous-stream']).previousStream, true);
   });
 
   it('reads fixed rates, targets and profile mode', () => {
@@ -68,7 +72,7 @@ describe('parseLoadgenOptions', () => {
     );
     assert.throws(() => parseLoadgenOptions(['--bogus']), /Unknown option '--bogus'/);
     assert.throws(() => parseLoadgenOptions(['--users', '10', '--connections', '5']), /users cannot exceed connections/);
-    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, local, streams, baseline, previous/);
+    assert.throws(() => parseLoadgenOptions(['--systems', 'herald,nginx']), /systems must be among herald, herald-acks, local, streams, baseline, previous/);
     assert.throws(() => parseLoadgenOptions(['--systems', 'herald,previous']), /previous system needs --previous-dir/);
     assert.throws(() => parseLoadgenOptions(['--storm', '--scaling', '1,4']), /separate modes/);
     assert.throws(() => parseLoadgenOptions(['--storm', '--duration', '2', '--storm-at', '3']), /storm-at must fall within --duration/);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_RESULTS_DIR } from '../paths.js';
 import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from '../runner/sweep-planner.js';
+import { DEFAULT_ACK_INTERVAL_MS } from '../workers/worker-protocol.js';
 
 export const HELP = `Herald benchmark: delivery throughput, latency, memory, resumption and Redis cost of Herald against
 bare socket.io baselines, same clients, same machine, interleaved.
@@ -12,6 +13,8 @@ Usage: npm run bench -- [flags]
 
 Systems (--systems; default herald,local,streams)
   herald                     the gateway (dist/apps/gateway), fed through the command stream herald:{commands}
+  herald-acks                the same gateway, its clients acknowledging delivery as the SDK does (inbox.ack with
+                             the highest cursor received, at most every --ack-interval ms per client): the cost of acks
   local                      bare socket.io, every instance subscribed to notify.user and emitting to its own
                              sockets: Herald's previous design in its strongest bare form
   streams                    bare socket.io on @socket.io/redis-streams-adapter with connection state recovery
@@ -49,8 +52,8 @@ Modes (default: sweep)
   --help                     this text
 
 Load
-  --systems LIST             among herald,local,streams,baseline,previous (default herald,local,streams); runs
-                             interleave per rate, order alternating
+  --systems LIST             among herald,herald-acks,local,streams,baseline,previous (default
+                             herald,local,streams); runs interleave per rate, order alternating
   --instances N              instances per system (default 2)
   --connections C            socket.io connections per system (default 2000)
   --users U                  distinct users; each has about C/U devices on different instances (default 1000)
@@ -59,6 +62,7 @@ Load
   --warmup S                 seconds of unreported load per system before the first run, at the lowest rate, so
                              neither system's first measured run pays for JIT compilation (default 2; 0: none)
   --payload-bytes B          padding in each notification's data (default 100)
+  --ack-interval MS          herald-acks: at most one acknowledgement per client per MS (default the SDK's, 1000)
   --start-rate R             first sweep rate (default 1000)
   --rate-factor F            sweep escalation factor (default 1.5)
   --max-rate R               highest sweep rate (default 30000)
@@ -80,10 +84,13 @@ Load
 Targets (default: the harness starts its own redis-server and instances on loopback)
   --herald-urls URLS         comma-separated base URLs of running gateways (needs --herald-redis-url)
   --herald-redis-url URL     the Redis those gateways listen on
-  --local-urls, --streams-urls, --baseline-urls, --previous-urls URLS   same for the other systems'
-                             servers (bench/baseline/*-server.ts), each with its --<system>-redis-url URL
+  --herald-acks-urls, --local-urls, --streams-urls, --baseline-urls, --previous-urls URLS   same for the
+                             other systems' servers (bench/baseline/*-server.ts), each with its
+                             --<system>-redis-url URL
   --previous-dir DIR         a checkout of Herald before durable delivery, built (npm ci && npm run build): the
                              previous system's gateway is DIR/dist/apps/gateway/src/main.js
+  --previous-stream          feed the previous system through the command stream, as herald: --previous-dir is then
+                             an earlier durable checkout (a before/after comparison within one run)
   --jwt-secret SECRET        HS256 secret the targets accept (default: random, given to the servers it starts)
   --allow-remote             allow targets outside 127.0.0.0/8 (refused by default: a load generator
                              should not point at production by accident)
@@ -145,6 +152,7 @@ const RawSchema = z
     duration: positiveNumber('duration').max(3600).optional(),
     warmup: z.coerce.number().min(0).max(600).default(2),
     'payload-bytes': z.coerce.number().int().min(0).max(60_000).default(100),
+    'ack-interval': z.coerce.number().int().min(1).max(60_000).default(DEFAULT_ACK_INTERVAL_MS),
     rates: z
       .string()
       .transform((value) => value.split(',').map((item) => Number(item.trim())))
@@ -164,6 +172,8 @@ const RawSchema = z
     'connect-timeout': positiveNumber('connect-timeout').default(20),
     'herald-urls': urlList('herald-urls').optional(),
     'herald-redis-url': redisUrl('herald-redis-url').optional(),
+    'herald-acks-urls': urlList('herald-acks-urls').optional(),
+    'herald-acks-redis-url': redisUrl('herald-acks-redis-url').optional(),
     'baseline-urls': urlList('baseline-urls').optional(),
     'baseline-redis-url': redisUrl('baseline-redis-url').optional(),
     'local-urls': urlList('local-urls').optional(),
@@ -173,6 +183,7 @@ const RawSchema = z
     'previous-urls': urlList('previous-urls').optional(),
     'previous-redis-url': redisUrl('previous-redis-url').optional(),
     'previous-dir': z.string().min(1).optional(),
+    'previous-stream': z.boolean().default(false),
     storm: z.boolean().default(false),
     'storm-kind': z.enum(['close', 'kill'], { error: 'storm-kind must be close or kill' }).default('close'),
     'storm-at': positiveNumber('storm-at').max(3600).default(3),
@@ -253,6 +264,8 @@ export interface LoadgenOptions {
   durationSeconds: number;
   warmupSeconds: number;
   payloadBytes: number;
+  /** herald-acks clients: at most one acknowledgement per this many ms each. */
+  ackIntervalMs: number;
   rates: number[];
   startRate: number;
   rateFactor: number;
@@ -273,6 +286,8 @@ export interface LoadgenOptions {
   heapSnapshots: boolean;
   /** A built checkout of Herald before durable delivery (the `previous` system). */
   previousDir?: string;
+  /** The previous system is fed through the command stream, like herald (--previous-stream: two durable checkouts). */
+  previousStream: boolean;
   storm: StormSettings;
   /** Instance counts of the scaling mode, in order. */
   scalingInstances: number[];
@@ -296,6 +311,7 @@ const STRING_FLAGS = [
   'duration',
   'warmup',
   'payload-bytes',
+  'ack-interval',
   'rates',
   'start-rate',
   'rate-factor',
@@ -311,6 +327,8 @@ const STRING_FLAGS = [
   'connect-timeout',
   'herald-urls',
   'herald-redis-url',
+  'herald-acks-urls',
+  'herald-acks-redis-url',
   'baseline-urls',
   'baseline-redis-url',
   'local-urls',
@@ -345,6 +363,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
         'allow-remote': { type: 'boolean' },
         profile: { type: 'boolean' },
         storm: { type: 'boolean' },
+        'previous-stream': { type: 'boolean' },
         'heap-snapshots': { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -391,6 +410,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     durationSeconds: raw.duration ?? (mode === 'storm' ? STORM_DURATION : DEFAULT_DURATION),
     warmupSeconds: raw.warmup,
     payloadBytes: raw['payload-bytes'],
+    ackIntervalMs: raw['ack-interval'],
     rates: raw.rates ?? defaultRates[mode] ?? [],
     startRate: raw['start-rate'],
     rateFactor: raw['rate-factor'],
@@ -410,6 +430,7 @@ export function parseLoadgenOptions(argv: readonly string[]): LoadgenOptions {
     heraldEnv: raw['herald-env'],
     heapSnapshots: raw['heap-snapshots'],
     previousDir: raw['previous-dir'] ? resolve(raw['previous-dir']) : undefined,
+    previousStream: raw['previous-stream'],
     storm: { kind: raw['storm-kind'], atSeconds: raw['storm-at'] },
     scalingInstances: raw.scaling ?? [],
     analyzeFile: raw.analyze ? resolve(raw.analyze) : undefined,

@@ -28,6 +28,8 @@ export interface RunResult {
   rate: number;
   durationSeconds: number;
   connections: { expected: number; connectedAtStart: number; connectedAtEnd: number; disconnects: number };
+  /** Delivery acknowledgements the clients sent during the run (herald-acks; 0 elsewhere). */
+  acksSent?: number;
   published: number;
   publishErrors: number;
   /** How late the pacer published against its schedule. */

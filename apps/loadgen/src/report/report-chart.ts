@@ -2,7 +2,14 @@ import type { BenchReport } from './bench-report.js';
 import { renderLatencyChart, type ChartSeries } from './latency-chart.js';
 import type { SystemName } from '../runner/sweep-planner.js';
 
-const COLORS: Record<SystemName, string> = { herald: '#1f6fd1', baseline: '#e07b00', local: '#2a9d3a', streams: '#b8327a', previous: '#777777' };
+const COLORS: Record<SystemName, string> = {
+  herald: '#1f6fd1',
+  'herald-acks': '#6aa5ef',
+  baseline: '#e07b00',
+  local: '#2a9d3a',
+  streams: '#b8327a',
+  previous: '#777777',
+};
 
 /** p50 and p99 against rate for every system of a report; comparison runs as separate squares. */
 export function renderReportChart(report: BenchReport): string {

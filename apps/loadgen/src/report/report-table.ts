@@ -246,7 +246,7 @@ export function renderStorms(runs: readonly RunResult[]): string {
         storm?.kind ?? '-',
         String(storm?.clients ?? '-'),
         String(storm?.reconnected ?? '-'),
-        run.system === 'herald' || run.system === 'streams' ? String(storm?.recovered ?? '-') : 'n/a',
+        run.system === 'herald' || run.system === 'herald-acks' || run.system === 'streams' ? String(storm?.recovered ?? '-') : 'n/a',
         String(storm?.lost ?? '-'),
         String(run.deliveries.lost),
         String(run.deliveries.duplicates),

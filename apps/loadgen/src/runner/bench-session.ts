@@ -106,6 +106,7 @@ export class BenchSession {
           nodeFlags: this.options.nodeFlags,
           heraldEnv: this.options.heraldEnv,
           previousDir: this.options.previousDir,
+          previousStream: this.options.previousStream,
           nodeFlagsFor: nodeFlagsFor ? (index: number) => nodeFlagsFor(system, index) : undefined,
         });
     this.targets.set(system, target);
@@ -184,6 +185,7 @@ export class BenchSession {
       this.options.connectTimeoutSeconds * 1000,
       // Storm clients reconnect by themselves, as real ones do; elsewhere a dropped client stays dropped and visible.
       this.options.mode === 'storm',
+      this.options.ackIntervalMs,
     );
     const connectSeconds = (performance.now() - started) / 1000;
     this.log(
@@ -361,6 +363,7 @@ export class BenchSession {
       rate,
       durationSeconds,
       connections: { expected: setup.connections.expected, connectedAtStart, connectedAtEnd, disconnects },
+      acksSent: sum((summary) => summary.acksSent),
       published: pace.published,
       publishErrors,
       publisherLateMs: { p99: pace.lateMs.p99, max: pace.lateMs.max },

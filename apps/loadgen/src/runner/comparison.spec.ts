@@ -131,6 +131,23 @@ describe('saturation and comparison', () => {
     );
   });
 
+  it('holds Herald with acknowledging clients to 0.9 x Herald without (issue 13)', () => {
+    const judge = (withAcks: number) => {
+      const runs = [
+        run('herald', 1000, true, 5),
+        run('herald-acks', 1000, true, 5),
+        run('herald', 2000, true, 5),
+        run('herald', 4000, false, 300),
+        run('herald-acks', withAcks, true, 5),
+        run('herald-acks', withAcks * 2, false, 300),
+      ];
+      const saturation = (['herald', 'herald-acks'] as const).map((system) => saturationFromRuns(system, runs));
+      return compareSystems(saturation, runs, []).targets.find((target) => target.target.startsWith('herald-acks'));
+    };
+    assert.deepEqual(judge(1000), { target: 'herald-acks saturation >= 0.9 x herald', met: false, detail: '1000 vs 2000/s' });
+    assert.deepEqual(judge(1800), { target: 'herald-acks saturation >= 0.9 x herald', met: true, detail: '1800 vs 2000/s' });
+  });
+
   it('calls a saturation target only when the figures can tell', () => {
     const at = (rate: number | undefined, lowerBound = false) => ({ system: 'herald' as const, rate, lowerBound });
     assert.equal(saturationMet(at(3000, true), at(3000, true), 1), undefined);

@@ -72,6 +72,9 @@ export const TARGET_RULES: Partial<Record<SystemName, TargetRule>> = {
   previous: { rssAtMost: 1.1 },
 };
 
+/** Herald with clients acknowledging delivery against Herald without (issue 13). */
+export const ACKS_SATURATION_AT_LEAST = 0.9;
+
 /**
  * Whether Herald's saturation is at least `factor` times the other's. A saturation that never failed is only a lower
  * bound: two of them rank nothing, and against an unbounded other only a clear miss can be called.
@@ -111,6 +114,15 @@ export function compareSystems(
       target: 'herald: zero lost, zero duplicated up to its saturation',
       met: comparison.zeroLossUpToSaturation.herald,
       detail: `${runs.filter((run) => run.system === 'herald' && run.rate <= (herald.rate ?? 0)).length} runs`,
+    });
+  }
+  const withAcks = saturation.find((entry) => entry.system === 'herald-acks');
+  if (withAcks) {
+    // Issue 13: acknowledging delivery as the SDK does may cost at most 10 % of Herald's saturation.
+    comparison.targets.push({
+      target: `herald-acks saturation >= ${ACKS_SATURATION_AT_LEAST} x herald`,
+      met: saturationMet(withAcks, herald, ACKS_SATURATION_AT_LEAST),
+      detail: `${withAcks.rate ?? '-'}${withAcks.lowerBound ? '+' : ''} vs ${herald.rate ?? '-'}${herald.lowerBound ? '+' : ''}/s`,
     });
   }
   const compareRuns = runs.filter((run) => run.phase === 'compare');

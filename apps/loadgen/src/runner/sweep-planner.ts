@@ -1,6 +1,7 @@
 /**
  * The systems the harness can measure (docs/performance.md, phase 6):
  * - `herald`: the gateway, fed through the command stream;
+ * - `herald-acks`: the same, with clients that acknowledge delivery as the SDK does (`inbox.ack`, at most every 250 ms);
  * - `local`: bare socket.io in Herald's previous design, every instance subscribed to `notify.user` and emitting to its
  *   own sockets only (bench/baseline/local-server.ts), the bare baseline in its strongest form;
  * - `streams`: bare socket.io on `@socket.io/redis-streams-adapter` with connection state recovery, the durable option
@@ -8,8 +9,8 @@
  * - `baseline`: bare socket.io on `@socket.io/redis-adapter`, fed by `@socket.io/redis-emitter` (phases 1-5);
  * - `previous`: Herald's gateway as it was before durable delivery, built from another checkout (`--previous-dir`).
  */
-export type SystemName = 'herald' | 'local' | 'streams' | 'baseline' | 'previous';
-export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'local', 'streams', 'baseline', 'previous'];
+export type SystemName = 'herald' | 'herald-acks' | 'local' | 'streams' | 'baseline' | 'previous';
+export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'herald-acks', 'local', 'streams', 'baseline', 'previous'];
 /** What `npm run bench` measures without --systems. */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = ['herald', 'local', 'streams'];
 

@@ -43,12 +43,16 @@ export interface LocalTargetOptions {
   heraldEnv: Record<string, string>;
   /** A checkout of Herald before durable delivery, built: the `previous` system's gateway. */
   previousDir?: string;
+  /** The previous gateway is a durable one: fed through the command stream. */
+  previousStream?: boolean;
 }
 
 /** How each system's backend services publish (notification-publisher.ts). */
-function createPublisher(system: SystemName, redisUrl: string): Promise<NotificationPublisher> {
+function createPublisher(system: SystemName, redisUrl: string, previousStream = false): Promise<NotificationPublisher> {
+  if (system === 'previous' && previousStream) return HeraldCommandPublisher.connect(redisUrl);
   switch (system) {
     case 'herald':
+    case 'herald-acks':
       return HeraldCommandPublisher.connect(redisUrl);
     case 'local':
     case 'previous':
@@ -66,6 +70,7 @@ function serverOf(system: SystemName, index: number, options: LocalTargetOptions
   const gatewayEnv = { INSTANCE_ID: `bench-${index}`, ...options.heraldEnv };
   switch (system) {
     case 'herald':
+    case 'herald-acks':
       return { entry: GATEWAY_MAIN, env: gatewayEnv };
     case 'previous':
       if (!options.previousDir) throw new Error('the previous system needs --previous-dir');
@@ -117,7 +122,7 @@ export async function startLocalTarget(system: SystemName, options: LocalTargetO
     redisUrl: redis.url,
     instances,
     redisPid,
-    createPublisher: () => createPublisher(system, redis.url),
+    createPublisher: () => createPublisher(system, redis.url, options.previousStream),
     killInstance: (index) => processAt(index).kill(),
     restartInstance: async (index) => {
       const fresh = processAt(index).respawn();

@@ -4,7 +4,16 @@
  * several processes keeps the client side from being the bottleneck.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { ClientEvents, type NotificationEnvelope, type ServerToClientEvents, type SessionReadyPayload } from '@herald/contracts';
+import { AckBatcher } from '@herald/client';
+import {
+  ClientEvents,
+  ClientRequests,
+  Feeds,
+  type ClientToServerEvents,
+  type NotificationEnvelope,
+  type ServerToClientEvents,
+  type SessionReadyPayload,
+} from '@herald/contracts';
 import { SignJWT } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import { serveRpc } from '../ipc/ipc-rpc.js';
@@ -14,7 +23,7 @@ import { DeliveryLedger } from './delivery-ledger.js';
 import type { BeginRunParams, ConnectParams, ConnectResult, StormParams, WorkerMethods, WorkerRunSummary, WorkerStormSummary } from './worker-protocol.js';
 import { BENCH_NOTIFICATION_TYPE, isBenchPayload, monotonicMicros, userIdOf, type DeviceSpec } from './workload.js';
 
-type ClientSocket = Socket<ServerToClientEvents, Record<string, never>>;
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Device {
   system: SystemName;
@@ -27,6 +36,8 @@ interface Device {
   cursor?: string;
   /** Set while the device goes through a storm. */
   storm?: DeviceStorm;
+  /** herald-acks: acknowledges the highest user-feed cursor received, batched like the SDK (no reply asked). */
+  acks?: AckBatcher;
 }
 
 interface DeviceStorm {
@@ -51,6 +62,7 @@ interface Run {
   stale: number;
   disconnects: number;
   lastReceiptUs: number;
+  acksSent: number;
   /** The devices a storm in this run moved. */
   stormed?: Device[];
 }
@@ -76,7 +88,10 @@ async function signToken(userIndex: number, secret: Uint8Array): Promise<string>
 function onNotification(device: Device, envelope: NotificationEnvelope): void {
   const now = monotonicMicros();
   // Herald's resume position: the last notification this device got, whichever run it belongs to.
-  if (typeof envelope.cursor === 'string') device.cursor = envelope.cursor;
+  if (typeof envelope.cursor === 'string') {
+    device.cursor = envelope.cursor;
+    if (envelope.feed !== Feeds.Broadcast) device.acks?.processed(envelope.cursor);
+  }
   const current = run;
   if (!current || envelope.type !== BENCH_NOTIFICATION_TYPE || !isBenchPayload(envelope.data)) return;
   const payload = envelope.data;
@@ -100,7 +115,7 @@ function stormReady(device: Device, recovered: boolean | undefined): void {
 
 async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uint8Array): Promise<Device> {
   const token = await signToken(device.userIndex, secret);
-  const herald = params.system === 'herald';
+  const herald = params.system === 'herald' || params.system === 'herald-acks';
   const socket: ClientSocket = io(`${device.url}${params.namespace}`, {
     transports: ['websocket'],
     reconnection: params.reconnect,
@@ -112,6 +127,14 @@ async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uin
     auth: herald ? (callback) => callback({ token, since: entry.cursor }) : { token },
   });
   const entry: Device = { system: params.system, spec: device, namespace: params.namespace, socket, connected: false };
+  if (params.system === 'herald-acks') {
+    entry.acks = new AckBatcher((cursor) => {
+      if (!socket.connected) return false;
+      socket.emit(ClientRequests.InboxAck, { cursor });
+      if (run?.system === entry.system) run.acksSent++;
+      return true;
+    }, params.ackIntervalMs);
+  }
   socket.on(ClientEvents.Notification, (envelope) => onNotification(entry, envelope));
   socket.on('disconnect', () => {
     entry.connected = false;
@@ -126,6 +149,7 @@ async function connectOne(device: DeviceSpec, params: ConnectParams, secret: Uin
   socket.on(ClientEvents.SessionReady, (ready: SessionReadyPayload) => {
     // The protocol's client: a device that got nothing yet resumes from the head it was shown.
     entry.cursor = ready.cursor ?? entry.cursor;
+    entry.acks?.resume();
     stormReady(entry, ready.recovered);
   });
   socket.on('connect_error', () => {
@@ -178,6 +202,7 @@ function beginRun(params: BeginRunParams): { devices: number } {
     stale: 0,
     disconnects: 0,
     lastReceiptUs: 0,
+    acksSent: 0,
   };
   lag.reset();
   return { devices: devices.length };
@@ -276,6 +301,7 @@ function endRun(published: number): WorkerRunSummary {
     latenciesMs: current.latencies.toArray(),
     lastReceiptUs: current.lastReceiptUs,
     disconnects: current.disconnects,
+    acksSent: current.acksSent,
     connectedAtEnd: current.devices.filter((device) => device.connected).length,
     lagP99Ms: lag.count > 0 ? Math.max(0, lag.percentile(99) / 1e6 - 10) : 0,
   };
@@ -295,7 +321,10 @@ function endRun(published: number): WorkerRunSummary {
 
 function disconnect(system: SystemName): { closed: number } {
   const devices = devicesBySystem.get(system) ?? [];
-  for (const device of devices) device.socket.disconnect();
+  for (const device of devices) {
+    device.acks?.cancel();
+    device.socket.disconnect();
+  }
   devicesBySystem.delete(system);
   return { closed: devices.length };
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '../ipc/ipc-rpc.js';
 import type { SystemName } from '../runner/sweep-planner.js';
-import type { ConnectResult, ProgressResult, StormParams, WorkerMethods, WorkerRunSummary } from './worker-protocol.js';
+import { DEFAULT_ACK_INTERVAL_MS, type ConnectResult, type ProgressResult, type StormParams, type WorkerMethods, type WorkerRunSummary } from './worker-protocol.js';
 import { splitAmongWorkers, type DeviceSpec } from './workload.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./client-worker.js', import.meta.url));
@@ -30,11 +30,23 @@ export class WorkerPool {
     return this.workers.flatMap((worker) => (worker.child.pid === undefined ? [] : [worker.child.pid]));
   }
 
-  async connect(system: SystemName, namespace: string, devices: readonly DeviceSpec[], jwtSecret: string, timeoutMs: number, reconnect = false): Promise<ConnectResult> {
+  async connect(
+    system: SystemName,
+    namespace: string,
+    devices: readonly DeviceSpec[],
+    jwtSecret: string,
+    timeoutMs: number,
+    reconnect = false,
+    ackIntervalMs = DEFAULT_ACK_INTERVAL_MS,
+  ): Promise<ConnectResult> {
     const shares = splitAmongWorkers(devices, this.workers.length);
     const results = await Promise.all(
       this.workers.map((worker, index) =>
-        worker.rpc.call('connect', { system, namespace, devices: shares[index], jwtSecret, concurrency: 50, timeoutMs, reconnect }, timeoutMs * 4 + 60_000),
+        worker.rpc.call(
+          'connect',
+          { system, namespace, devices: shares[index], jwtSecret, concurrency: 50, timeoutMs, reconnect, ackIntervalMs },
+          timeoutMs * 4 + 60_000,
+        ),
       ),
     );
     return {

@@ -14,7 +14,12 @@ export interface ConnectParams {
    * otherwise, so a dropped client stays visible as one.
    */
   reconnect: boolean;
+  /** herald-acks: at most one delivery acknowledgement per client per this many ms (the SDK's default: 250). */
+  ackIntervalMs: number;
 }
+
+/** The SDK's `ackIntervalMs` (libs/client). */
+export { DEFAULT_ACK_INTERVAL_MS } from '@herald/client';
 
 export interface ConnectResult {
   connected: number;
@@ -81,6 +86,8 @@ export interface WorkerRunSummary {
   /** Monotonic microseconds of the last receipt, 0 when none. */
   lastReceiptUs: number;
   disconnects: number;
+  /** `inbox.ack` packets sent during the run (herald-acks clients). */
+  acksSent: number;
   connectedAtEnd: number;
   /** This worker's own event loop delay p99 during the run: a loaded load generator shows here. */
   lagP99Ms: number;
