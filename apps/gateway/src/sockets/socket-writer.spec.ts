@@ -80,6 +80,7 @@ describe('SocketWriter', () => {
     // transport without ws' sender (or without its socket). ws itself cannot run without them, hence stand-ins here.
     const written: string[] = [];
     const idleWebSocket = (socket?: object) => ({
+      connected: true,
       conn: { readyState: 'open', writeBuffer: [], transport: { name: 'websocket', writable: true, socket }, write: (packet: string) => written.push(packet) },
     });
     const event = writer.encode('note', { id: 'k1' });

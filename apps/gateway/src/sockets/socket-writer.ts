@@ -41,7 +41,7 @@ export class SocketWriter {
   }
 
   /** Writes to one socket: `frame` (the direct path), `engine` (engine.io's), or undefined when the socket is not open. */
-  write(socket: { readonly conn: object }, event: EncodedEvent): WritePath | undefined {
+  write(socket: WritableSocket, event: EncodedEvent): WritePath | undefined {
     return write(socket, event);
   }
 
@@ -157,9 +157,16 @@ export function closeNow(socket: { readonly conn: object }, graceMs: number): vo
 
 const WS_OPEN = 1;
 
-function write(socket: { readonly conn: object }, encoded: EncodedEvent): WritePath | undefined {
+/** A socket.io socket as the writer sees it: its Engine.IO connection, and whether the socket itself is still connected. */
+export interface WritableSocket {
+  readonly conn: object;
+  readonly connected: boolean;
+}
+
+function write(socket: WritableSocket, encoded: EncodedEvent): WritePath | undefined {
   const conn = socket.conn as unknown as EngineSocket;
-  if (conn.readyState !== 'open') return undefined;
+  // The socket left its namespace (the client's disconnect packet) before its transport closed: nothing more for it.
+  if (!socket.connected || conn.readyState !== 'open') return undefined;
   const transport = conn.transport;
   const idleWebSocket = conn.writeBuffer?.length === 0 && transport.name === 'websocket' && transport.writable && !transport.perMessageDeflate;
   const ws = idleWebSocket ? transport.socket : undefined;
