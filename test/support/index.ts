@@ -24,3 +24,4 @@ export * from './load.js';
 export * from './durable.js';
 export * from './browser.js';
 export * from './inbox-device.js';
+export * from './gateway-health.js';
