@@ -81,5 +81,7 @@ export const reconnectStorm: Fault = {
 
 /** The faults, in the order they run; a redeploy of a new build only where addresses can change (compose). */
 export function faultsFor(kind: ChaosTarget['name']): Fault[] {
-  return kind === 'compose' ? [rollingRestart, crashBusiest, redeployNewBuild, redisRestart, reconnectStorm] : [rollingRestart, crashBusiest, redisRestart, reconnectStorm];
+  return kind === 'compose'
+    ? [rollingRestart, crashBusiest, redeployNewBuild, redisRestart, reconnectStorm]
+    : [rollingRestart, crashBusiest, redisRestart, reconnectStorm];
 }

@@ -29,7 +29,7 @@ export interface FaultContext {
   target: ChaosTarget;
   devices: readonly ResumingDevice[];
   /** Records the start of one action of the fault (a restart of one gateway...): devices it disconnects are timed from it. */
-  mark(what: string): void;
+  mark: (what: string) => void;
 }
 
 export interface Fault {
@@ -107,7 +107,10 @@ export async function connectDevices(target: ChaosTarget, count: number, prefix:
       const connected = await Promise.all(
         Array.from({ length: Math.min(50, count - batch) }, (_, offset) => {
           const n = batch + offset;
-          return ResumingDevice.connect(target.url, `${prefix}-${n % users}`, { name: `${prefix}-${n % users}/${Math.floor(n / users)}`, socket: target.deviceSocket(n) });
+          return ResumingDevice.connect(target.url, `${prefix}-${n % users}`, {
+            name: `${prefix}-${n % users}/${Math.floor(n / users)}`,
+            socket: target.deviceSocket(n),
+          });
         }),
       );
       devices.push(...connected);
@@ -123,7 +126,13 @@ export async function connectDevices(target: ChaosTarget, count: number, prefix:
  * One fault under steady load: the ledger tracks every device from the start, the load runs 1 s before the fault and
  * 1.5 s after every device is connected again, then waits for every accepted notification to arrive.
  */
-export async function runFault(target: ChaosTarget, fault: Fault, devices: readonly ResumingDevice[], load: ChaosLoad, log: (line: string) => void): Promise<FaultResult> {
+export async function runFault(
+  target: ChaosTarget,
+  fault: Fault,
+  devices: readonly ResumingDevice[],
+  load: ChaosLoad,
+  log: (line: string) => void,
+): Promise<FaultResult> {
   const sdk = new HeraldPublisher({ redisUrl: target.redisUrl });
   const redis = await HeraldRedis.connect(target.redisUrl);
   await sdk.connect();
@@ -189,8 +198,12 @@ export async function runFault(target: ChaosTarget, fault: Fault, devices: reado
     const sorted = [...back.values()].sort((a, b) => a - b);
     const notBackInTime = [...back.entries()]
       .filter(([, ms]) => ms > BACK_WITHIN_MS)
-      .map(([device, ms]) => `${device.name}: ${Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'never'} (connect errors ${JSON.stringify(device.connectErrors.slice(-3))})`);
-    if (notBackInTime.length > 0) failures.push(`${notBackInTime.length} device(s) not back within ${BACK_WITHIN_MS / 1000} s, e.g. ${notBackInTime.slice(0, 5).join('; ')}`);
+      .map(
+        ([device, ms]) =>
+          `${device.name}: ${Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'never'} (connect errors ${JSON.stringify(device.connectErrors.slice(-3))})`,
+      );
+    if (notBackInTime.length > 0)
+      failures.push(`${notBackInTime.length} device(s) not back within ${BACK_WITHIN_MS / 1000} s, e.g. ${notBackInTime.slice(0, 5).join('; ')}`);
 
     const nginxErrors = (await target.nginxErrors()).slice(nginxErrorsBefore);
     const noLiveUpstreams = nginxErrors.filter((line) => line.includes('no live upstreams')).length;
@@ -207,7 +220,8 @@ export async function runFault(target: ChaosTarget, fault: Fault, devices: reado
       if (rule) allowed[record.msg] = (allowed[record.msg] ?? 0) + 1;
       else unexplained.push(`${record.instance}: ${JSON.stringify(record.record).slice(0, 400)}`);
     }
-    if (unexplained.length > 0) failures.push(`${unexplained.length} error-level gateway log line(s) the fault does not explain, e.g.\n${unexplained.slice(0, 5).join('\n')}`);
+    if (unexplained.length > 0)
+      failures.push(`${unexplained.length} error-level gateway log line(s) the fault does not explain, e.g.\n${unexplained.slice(0, 5).join('\n')}`);
 
     return {
       target: target.name,
@@ -243,7 +257,23 @@ const cell = (value: number | null): string => (value === null ? '–' : Number.
 
 /** The table the suite prints and writes: one row per fault. */
 export function faultTable(results: readonly FaultResult[]): string {
-  const header = ['target', 'fault', 'devices', 'disconnected', 'back p50 s', 'back p99 s', 'back max s', 'accepted', 'lost', 'duplicated', 'no live upstreams', '502/504', 'errors allowed', 'unexplained', 'verdict'];
+  const header = [
+    'target',
+    'fault',
+    'devices',
+    'disconnected',
+    'back p50 s',
+    'back p99 s',
+    'back max s',
+    'accepted',
+    'lost',
+    'duplicated',
+    'no live upstreams',
+    '502/504',
+    'errors allowed',
+    'unexplained',
+    'verdict',
+  ];
   const lines = results.map((result) => [
     result.target,
     result.fault,
@@ -288,6 +318,9 @@ export function writeArtifacts(name: string, results: readonly FaultResult[], lo
     '',
   ].join('\n');
   writeFileSync(join(ARTIFACT_DIR, `${name}.md`), markdown);
-  writeFileSync(join(ARTIFACT_DIR, `${name}.json`), `${JSON.stringify({ load, results }, (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'never' : value), 2)}\n`);
+  writeFileSync(
+    join(ARTIFACT_DIR, `${name}.json`),
+    `${JSON.stringify({ load, results }, (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'never' : value), 2)}\n`,
+  );
   return markdown;
 }

@@ -64,7 +64,7 @@ function errorRecords(instance: string, records: readonly LogRecord[]): GatewayE
   return records.flatMap((record) => {
     const level = Number(record['level']);
     if (!(level >= 50)) return [];
-    return [{ instance, level, time: Number(record['time']), msg: String(record['msg'] ?? ''), record }];
+    return [{ instance, level, time: Number(record['time']), msg: typeof record['msg'] === 'string' ? record['msg'] : '', record }];
   });
 }
 
