@@ -1,7 +1,7 @@
 // `npm run soak [-- --minutes 10 --connections 2000 --rate 100 --churn-percent 5]`: a long steady run on local
 // processes (3 gateways, redis-server), not in CI. Reports each instance's RSS and heap slope (least squares over the
 // samples after the warm-up, MB/min) with a verdict, and the ledger (0 lost, 0 duplicated). Decisions: docs/testing.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HeraldPublisher } from '@herald/publisher';
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     'churn-percent': { type: 'string', default: '5' },
     'sample-seconds': { type: 'string', default: '5' },
+    /** Recomputes the memory table from a saved run's soak.json (its samples) instead of running. */
+    from: { type: 'string' },
   },
 });
 
@@ -114,6 +116,58 @@ function random(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+const VERDICT_RULE =
+  `Verdict on the floor slopes of RSS and heap used: "flat within noise" when both are within ±${FLAT_MB_PER_MIN} MB/min, ` +
+  `"GROWING" when one is above +${FLAT_MB_PER_MIN} (fails the run), "shrinking" when one is below -${FLAT_MB_PER_MIN} and none grows.`;
+
+type Fit = { slope: number; stderr: number };
+
+/** Per instance: slopes over all samples after the warm-up, over their floors, and over the floors of the second half. */
+function memoryReport(samples: readonly Sample[], instances: readonly string[]): { slopes: Array<Record<string, unknown> & { verdict: string }>; table: string } {
+  const minutes = (s: Sample): number => s.atMs / 60_000;
+  const fit = (points: readonly Sample[], key: 'rssMb' | 'heapMb'): Fit => regression(points.map((s) => [minutes(s), s[key]] as const));
+  const slopes = instances.map((instance) => {
+    const mine = samples.filter((s) => s.instance === instance && s.atMs >= WARMUP_MS);
+    const floors = windowFloors(mine);
+    const half = floors.filter((s) => s.atMs >= (mine.at(-1)?.atMs ?? 0) / 2);
+    const rssFloor = fit(floors, 'rssMb');
+    const heapFloor = fit(floors, 'heapMb');
+    const verdict =
+      rssFloor.slope > FLAT_MB_PER_MIN || heapFloor.slope > FLAT_MB_PER_MIN
+        ? 'GROWING'
+        : rssFloor.slope < -FLAT_MB_PER_MIN || heapFloor.slope < -FLAT_MB_PER_MIN
+          ? 'shrinking'
+          : 'flat within noise';
+    return {
+      instance,
+      samples: mine.length,
+      first: mine.at(0),
+      last: mine.at(-1),
+      rssPeakMb: Math.max(...mine.map((s) => s.rssMb)),
+      heapPeakMb: Math.max(...mine.map((s) => s.heapMb)),
+      rss: fit(mine, 'rssMb'),
+      heap: fit(mine, 'heapMb'),
+      rssFloor,
+      heapFloor,
+      rssFloorSecondHalf: fit(half, 'rssMb'),
+      heapFloorSecondHalf: fit(half, 'heapMb'),
+      verdict,
+    };
+  });
+  const fmt = (r: Fit): string => (Number.isNaN(r.slope) ? '–' : `${r.slope >= 0 ? '+' : ''}${r.slope.toFixed(2)} ± ${(1.96 * r.stderr).toFixed(2)}`);
+  const mb = (value: number | undefined): string => (value === undefined ? '?' : value.toFixed(0));
+  const table = [
+    '| instance | samples | RSS first → last (peak) MB | RSS slope, all | RSS floor slope | RSS floor slope, 2nd half | heap first → last (peak) MB | heap slope, all | heap floor slope | heap floor slope, 2nd half | verdict |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...slopes.map(
+      (s) =>
+        `| ${s.instance} | ${s.samples} | ${mb(s.first?.rssMb)} → ${mb(s.last?.rssMb)} (${mb(s.rssPeakMb)}) | ${fmt(s.rss)} | ${fmt(s.rssFloor)} | ${fmt(s.rssFloorSecondHalf)} | ` +
+        `${mb(s.first?.heapMb)} → ${mb(s.last?.heapMb)} (${mb(s.heapPeakMb)}) | ${fmt(s.heap)} | ${fmt(s.heapFloor)} | ${fmt(s.heapFloorSecondHalf)} | ${s.verdict} |`,
+    ),
+  ].join('\n');
+  return { slopes, table };
 }
 
 async function main(): Promise<number> {
@@ -210,30 +264,10 @@ async function main(): Promise<number> {
     const rows = ledger.rows(order);
     const total = (key: 'lost' | 'duplicated' | 'outOfOrder' | 'misdelivered'): number => rows.reduce((sum, row) => sum + row[key], 0);
 
-    const instances = topology.gateways.map((gateway) => gateway.instanceId);
-    const slopes = instances.map((instance) => {
-      const mine = samples.filter((s) => s.instance === instance && s.atMs >= WARMUP_MS);
-      const minutes = (s: Sample): number => s.atMs / 60_000;
-      const rss = regression(mine.map((s) => [minutes(s), s.rssMb] as const));
-      const heap = regression(mine.map((s) => [minutes(s), s.heapMb] as const));
-      const floors = windowFloors(mine);
-      const rssFloor = regression(floors.map((s) => [minutes(s), s.rssMb] as const));
-      const heapFloor = regression(floors.map((s) => [minutes(s), s.heapMb] as const));
-      const first = mine.at(0);
-      const last = mine.at(-1);
-      const verdict = Math.abs(rssFloor.slope) <= FLAT_MB_PER_MIN && Math.abs(heapFloor.slope) <= FLAT_MB_PER_MIN ? 'flat within noise' : 'GROWING';
-      return { instance, samples: mine.length, first, last, rss, heap, rssFloor, heapFloor, verdict };
-    });
-    const fmt = (r: { slope: number; stderr: number }): string => `${r.slope >= 0 ? '+' : ''}${r.slope.toFixed(3)} ± ${(1.96 * r.stderr).toFixed(3)}`;
-    const table = [
-      '| instance | samples | RSS first → last MB | RSS slope, all samples | RSS floor slope | heap first → last MB | heap slope, all samples | heap floor slope | verdict |',
-      '|---|---|---|---|---|---|---|---|---|',
-      ...slopes.map(
-        (s) =>
-          `| ${s.instance} | ${s.samples} | ${s.first?.rssMb.toFixed(0) ?? '?'} → ${s.last?.rssMb.toFixed(0) ?? '?'} | ${fmt(s.rss)} | ${fmt(s.rssFloor)} | ` +
-          `${s.first?.heapMb.toFixed(0) ?? '?'} → ${s.last?.heapMb.toFixed(0) ?? '?'} | ${fmt(s.heap)} | ${fmt(s.heapFloor)} | ${s.verdict} |`,
-      ),
-    ].join('\n');
+    const { slopes, table } = memoryReport(
+      samples,
+      topology.gateways.map((gateway) => gateway.instanceId),
+    );
     const ledgerLine =
       `${load.accepted} accepted of ${load.attempted} published in ${(load.durationMs / 60_000).toFixed(1)} min (${load.achievedRate.toFixed(0)}/s); ` +
       `${devices.length} devices, ${churned} churned (offline 1-5 s, resumed with since): lost ${total('lost')}, duplicated ${total('duplicated')}, ` +
@@ -243,7 +277,7 @@ async function main(): Promise<number> {
       '',
       `${new Date().toISOString()}; 3 gateway processes, redis-server; samples every ${SAMPLE_MS / 1000} s, slope over those after the first ${WARMUP_MS / 1000} s.`,
       `Slopes in MB/min ± the 95 % interval (1.96 standard errors). Floor: the lowest sample of each ${FLOOR_WINDOW_MS / 1000}-s window (after a GC).`,
-      `Verdict "flat within noise": |floor slope| ≤ ${FLAT_MB_PER_MIN} MB/min for both RSS and heap used.`,
+      VERDICT_RULE,
       '',
       table,
       '',
@@ -260,14 +294,22 @@ async function main(): Promise<number> {
     );
     const clean = total('lost') + total('duplicated') + total('outOfOrder') + total('misdelivered') === 0;
     if (!clean) say(`ledger not clean:\n${DeliveryLedger.table(rows)}`);
-    return clean && slopes.every((s) => s.verdict === 'flat within noise') ? 0 : 1;
+    return clean && slopes.every((s) => s.verdict !== 'GROWING') ? 0 : 1;
   } finally {
     for (const device of devices) device.close();
     await cleanUp(sdk, redis, topology).catch((error: unknown) => say(`cleanup: ${String(error)}`));
   }
 }
 
-main().then(
+/** `--from <soak.json>`: the memory table of a saved run, with this version's analysis. */
+function reanalyze(file: string): number {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { samples: Sample[] };
+  const { slopes, table } = memoryReport(saved.samples, [...new Set(saved.samples.map((s) => s.instance))]);
+  process.stdout.write(`${VERDICT_RULE}\n\n${table}\n`);
+  return slopes.every((s) => s.verdict !== 'GROWING') ? 0 : 1;
+}
+
+(values.from === undefined ? main() : Promise.resolve(reanalyze(values.from))).then(
   (code) => process.exit(code),
   (error: unknown) => {
     say(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
