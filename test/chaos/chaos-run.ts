@@ -67,6 +67,8 @@ export interface FaultResult {
   unexplainedErrors: string[];
   steps: string[];
   durationS: number;
+  /** From the end of the load until every device had every accepted notification (or the 45-s limit). */
+  settleS: number;
   failures: string[];
 }
 
@@ -186,6 +188,7 @@ export async function runFault(
     if (!fault.publishesMayFail && published.rejected + published.unsettled > 0) failures.push(`publishes refused: ${describeLoad(published)}`);
     if (published.accepted === 0) failures.push('no publish accepted: the ledger proves nothing');
     // 45 s: after a kill -9, the commands the dead instance had read are claimed by another after INGEST_CLAIM_IDLE_MS (30 s in compose).
+    const settleStarted = Date.now();
     await waitUntil(() => ledger.complete(), 'every device to receive every accepted notification', 45_000).catch(() => undefined);
     const ended = Date.now();
 
@@ -245,6 +248,7 @@ export async function runFault(
       unexplainedErrors: unexplained.slice(0, 20),
       steps,
       durationS: Math.round((faultEnded - started) / 100) / 10,
+      settleS: Math.round((ended - settleStarted) / 100) / 10,
       failures,
     };
   } finally {
@@ -283,6 +287,7 @@ export function faultTable(results: readonly FaultResult[]): string {
     cell(result.backP99s),
     cell(result.backMaxs),
     String(result.accepted),
+    result.settleS.toFixed(1),
     String(result.lost),
     String(result.duplicated),
     String(result.noLiveUpstreams),

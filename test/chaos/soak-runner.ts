@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { INGEST_LEASE_KEY } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   DeliveryLedger,
@@ -68,6 +69,8 @@ interface Sample {
   rssMb: number;
   heapMb: number;
   sockets: number;
+  /** Whether this instance held the command stream lease (the one ingest reader) when sampled. */
+  reader?: boolean;
 }
 
 /**
@@ -140,8 +143,9 @@ function memoryReport(samples: readonly Sample[], instances: readonly string[]):
         : rssFloor.slope < -FLAT_MB_PER_MIN || heapFloor.slope < -FLAT_MB_PER_MIN
           ? 'shrinking'
           : 'flat within noise';
+    const readerShare = mine.filter((s) => s.reader === true).length / Math.max(1, mine.length);
     return {
-      instance,
+      instance: readerShare > 0.5 ? `${instance} (ingest reader)` : instance,
       samples: mine.length,
       first: mine.at(0),
       last: mine.at(-1),
@@ -199,6 +203,7 @@ async function main(): Promise<number> {
     const endAt = started + durationMs;
     const samples: Sample[] = [];
     const sample = async (): Promise<void> => {
+      const reader = await (redis as HeraldRedis).command<string | null>('GET', INGEST_LEASE_KEY);
       await Promise.all(
         topology.gateways.map(async (gateway) => {
           const snapshot = await MetricsSnapshot.scrape(gateway.url);
@@ -208,6 +213,7 @@ async function main(): Promise<number> {
             rssMb: snapshot.value('herald_process_resident_memory_bytes') / MB,
             heapMb: snapshot.value('herald_nodejs_heap_size_used_bytes') / MB,
             sockets: snapshot.value('herald_connected_sockets'),
+            reader: reader === gateway.instanceId,
           });
         }),
       );
