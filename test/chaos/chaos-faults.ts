@@ -1,3 +1,4 @@
+import { INGEST_LEASE_KEY } from '@herald/contracts';
 import type { AllowedError, Fault } from './chaos-run.js';
 import type { ChaosTarget } from './chaos-target.js';
 
@@ -32,9 +33,11 @@ export const crashBusiest: Fault = {
   id: 'kill-9',
   title: 'kill -9 of the gateway holding most devices, started again by its supervisor',
   allowedErrors: NONE,
-  async run({ target, mark }) {
+  async run({ target, redis, mark }) {
     const { index, sockets } = await busiestGateway(target);
-    mark(`kill -9 ${target.gatewayNames[index]} (sockets per gateway ${JSON.stringify(sockets)})`);
+    // Whether it is also the ingest reader (the command stream lease holder): then its last commands wait to be claimed.
+    const reader = await redis.command<string | null>('GET', INGEST_LEASE_KEY);
+    mark(`kill -9 ${target.gatewayNames[index]} (sockets per gateway ${JSON.stringify(sockets)}; ingest reader ${String(reader)})`);
     await target.crashGateway(index);
   },
 };

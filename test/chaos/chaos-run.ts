@@ -27,6 +27,8 @@ export interface AllowedError {
 
 export interface FaultContext {
   target: ChaosTarget;
+  /** The target's Redis, to look at (the ingest lease holder...). */
+  redis: HeraldRedis;
   devices: readonly ResumingDevice[];
   /** Records the start of one action of the fault (a restart of one gateway...): devices it disconnects are timed from it. */
   mark: (what: string) => void;
@@ -166,6 +168,7 @@ export async function runFault(
       await waitUntil(() => ledger.acceptedCount >= load.ratePerSecond, '1 s of load before the fault', 30_000);
       const context: FaultContext = {
         target,
+        redis,
         devices,
         mark: (what) => {
           marks.push(Date.now());
@@ -270,6 +273,7 @@ export function faultTable(results: readonly FaultResult[]): string {
     'back p99 s',
     'back max s',
     'accepted',
+    'all delivered s after load',
     'lost',
     'duplicated',
     'no live upstreams',
