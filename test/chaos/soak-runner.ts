@@ -122,10 +122,19 @@ function random(seed: number): () => number {
 }
 
 const VERDICT_RULE =
-  `Verdict on the floor slopes of RSS and heap used: "flat within noise" when both are within ±${FLAT_MB_PER_MIN} MB/min, ` +
-  `"GROWING" when one is above +${FLAT_MB_PER_MIN} (fails the run), "shrinking" when one is below -${FLAT_MB_PER_MIN} and none grows.`;
+  `Verdict on the floor slopes of RSS and heap used: "GROWING" (fails the run) when one is above +${FLAT_MB_PER_MIN} MB/min and its ` +
+  `95 % interval excludes 0; "noisy, no significant growth" when one is above +${FLAT_MB_PER_MIN} but its interval includes 0; ` +
+  `"shrinking" when one is below -${FLAT_MB_PER_MIN} and none grows; otherwise "flat within noise".`;
 
 type Fit = { slope: number; stderr: number };
+
+function verdictOf(fits: readonly Fit[]): string {
+  const above = fits.filter((fit) => fit.slope > FLAT_MB_PER_MIN);
+  if (above.some((fit) => fit.slope - 1.96 * fit.stderr > 0)) return 'GROWING';
+  if (above.length > 0) return 'noisy, no significant growth';
+  if (fits.some((fit) => fit.slope < -FLAT_MB_PER_MIN)) return 'shrinking';
+  return 'flat within noise';
+}
 
 /** Per instance: slopes over all samples after the warm-up, over their floors, and over the floors of the second half. */
 function memoryReport(samples: readonly Sample[], instances: readonly string[]): { slopes: Array<Record<string, unknown> & { verdict: string }>; table: string } {
@@ -137,12 +146,7 @@ function memoryReport(samples: readonly Sample[], instances: readonly string[]):
     const half = floors.filter((s) => s.atMs >= (mine.at(-1)?.atMs ?? 0) / 2);
     const rssFloor = fit(floors, 'rssMb');
     const heapFloor = fit(floors, 'heapMb');
-    const verdict =
-      rssFloor.slope > FLAT_MB_PER_MIN || heapFloor.slope > FLAT_MB_PER_MIN
-        ? 'GROWING'
-        : rssFloor.slope < -FLAT_MB_PER_MIN || heapFloor.slope < -FLAT_MB_PER_MIN
-          ? 'shrinking'
-          : 'flat within noise';
+    const verdict = verdictOf([rssFloor, heapFloor]);
     const readerShare = mine.filter((s) => s.reader === true).length / Math.max(1, mine.length);
     return {
       instance: readerShare > 0.5 ? `${instance} (ingest reader)` : instance,
