@@ -56,6 +56,7 @@ describe('alert rules: promtool checks and unit tests', () => {
       'HeraldInstanceDown',
       'HeraldNothingDelivered',
       'HeraldRedisDisconnected',
+      'HeraldRouteCanaryFailing',
     ]);
     for (const rule of rules) {
       assert.ok(['critical', 'warning'].includes(rule.labels?.['severity'] ?? ''), `${rule.alert} severity`);

@@ -69,7 +69,7 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     }
   });
 
-  it('shows what ops asked for: connections per instance and total, deliveries/s, p50/p90/p99, rejections by reason, Redis per instance, event loop lag, memory', () => {
+  it('shows what ops asked for: connections per instance and total, deliveries/s, p50/p90/p99, rejections by reason, Redis per instance, event loop lag, memory, the route canary, ended sessions', () => {
     const queries = dashboardQueries(dashboard).map((query) => query.expr.replace(/\s+/g, ' '));
     const has = (what: string, predicate: (expr: string) => boolean): void => assert.ok(queries.some(predicate), `no query for ${what}`);
     has('connections per instance', (expr) => /sum by \(instance\) \(herald_connected_sockets\{/.test(expr));
@@ -83,6 +83,18 @@ describe('grafana: provisioning and the Herald dashboard', () => {
     has('Redis status per instance', (expr) => /by \(instance, role\) \(herald_redis_connected\{/.test(expr));
     has('event loop lag per instance', (expr) => /by \(instance\) \(herald_nodejs_eventloop_lag_p99_seconds\{/.test(expr));
     has('memory per instance', (expr) => /by \(instance\) \(herald_process_resident_memory_bytes\{/.test(expr));
+    has('route canary p99 per instance', (expr) =>
+      expr.startsWith('histogram_quantile(0.99, sum by (instance, le) (rate(herald_route_canary_round_trip_seconds_bucket{'),
+    );
+    has('route canary failures by reason', (expr) => /by \(instance, reason\) \(rate\(herald_route_canary_failures_total\{/.test(expr));
+    has('route subscriber reconnects', (expr) => /herald_route_subscriber_reconnects_total\{/.test(expr));
+    has('sessions ended by reason (slow consumers...)', (expr) => /by \(reason\) \(rate\(herald_sessions_ended_total\{/.test(expr));
+    // The inbox (issue 13): acks, reads, list requests, status queries, publish-to-acknowledged p99.
+    has('client requests by event', (expr) => /by \(event\) \(rate\(herald_client_messages_received_total\{/.test(expr));
+    has('refused client requests by code', (expr) => /by \(event, code\) \(rate\(herald_client_requests_refused_total\{/.test(expr));
+    has('acknowledgements', (expr) => /rate\(herald_deliveries_acknowledged_total\{/.test(expr));
+    has('status queries', (expr) => /rate\(herald_status_queries_total\{/.test(expr));
+    has('publish-to-acknowledged p99', (expr) => expr.startsWith('histogram_quantile(0.99, ') && expr.includes('herald_publish_to_ack_seconds_bucket'));
   });
 
   it('offers an instance selector fed by the instances that export herald metrics', () => {

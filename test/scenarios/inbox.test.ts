@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ClientRequests, NOTIFICATIONS_NAMESPACE, RequestErrorCodes, isRequestError, type InboxItem, type InboxListReply, type Reply } from '@herald/contracts';
-import { MemoryCursorStorage } from '@herald/client';
+import { HeraldRequestError, MemoryCursorStorage } from '@herald/client';
 import { HeraldPublisher } from '@herald/publisher';
 import { io } from 'socket.io-client';
 import { cleanUp, HeraldRedis, InboxDevice, MetricsSnapshot, signToken, startDurable, waitUntil, type Topology } from '@herald/testing';
@@ -121,6 +121,19 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
     const fresh = await connect(user, 0, 'fresh');
     assert.equal(fresh.readies[0]?.unread, model.unread.size);
     for (const phone of phones) assert.deepEqual(phone.ids(), model.all, `${phone.name} got every notification once, in order`);
+    // The SDK's read flags, and the server's in a listing, are the model's.
+    const listed = await fresh.client.list({ limit: 100 });
+    assert.deepEqual(
+      listed.items.map((item) => [item.id, item.read]),
+      [...model.all].reverse().map((id) => [id, !model.unread.has(id)]),
+    );
+    for (const phone of phones) {
+      assert.deepEqual(
+        model.all.filter((id) => phone.client.isRead(id) !== !model.unread.has(id)),
+        [],
+        `${phone.name}: read flags`,
+      );
+    }
     assert.ok(
       phones.every((phone) => phone.badges.every((badge) => badge >= 0)),
       'no badge ever went negative',
@@ -142,7 +155,7 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
   });
 
   it('status moves from stored to delivered (a device acknowledged it) to read; unknown ids are not stored', async () => {
-    // A device that was here before (its cursor is kept), offline when notified.
+    // An app that ran before (its cursor is stored), closed when the notification came: restarted, it resumes.
     const storage = new MemoryCursorStorage();
     const earlier = await InboxDevice.connect(topology.at(0).url, 'in-status', { name: 'earlier', storage });
     await earlier.close();
@@ -158,6 +171,7 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
     // It comes back (on another instance), gets it replayed, and acknowledges it.
     const device = await InboxDevice.connect(topology.at(1).url, 'in-status', { name: 'back', storage });
     assert.deepEqual(device.ids(), [id]);
+    assert.deepEqual([device.readies[0]?.replayed, device.readies[0]?.recovered], [1, true]);
     devices.push(device);
     await waitUntil(async () => (await sdk.status('in-status', id)).delivered, 'the acknowledgement', 10_000);
     const delivered = await sdk.status('in-status', id);
@@ -224,6 +238,11 @@ describe('inbox: history, unread counts, read state and delivery status (3 insta
       'its own inbox only, unchanged',
     );
     assert.equal(socket.connected, true);
+    // Through the SDK a refusal is a HeraldRequestError with the same code.
+    await assert.rejects(
+      witness.client.list({ limit: 1000 }),
+      (error: unknown) => error instanceof HeraldRequestError && error.code === RequestErrorCodes.InvalidRequest,
+    );
     assert.equal(witness.unread, 3);
     assert.equal((await sdk.status('in-bad', 'b-1')).delivered, true, 'the witness acknowledged it');
     assert.equal((await sdk.status('in-bad-other', 'secret-1')).read, false);

@@ -211,6 +211,8 @@ describe('metrics: /metrics shows exactly what happened, per instance', () => {
     assert.deepEqual(afterB.changesSince(beforeB, 'herald_client_errors_total'), {
       [labelKey({ kind: ClientErrorKinds.SessionIdUnknown })]: 1,
       [labelKey({ kind: ClientErrorKinds.SocketError })]: 1,
+      // carol's frame over MAX_CLIENT_PACKET_BYTES.
+      [labelKey({ kind: ClientErrorKinds.PacketTooLarge })]: 1,
     });
 
     // Latency: one observation per command that reached a socket on the instance.

@@ -22,6 +22,7 @@ export * from './herald-redis.js';
 export * from './ledger.js';
 export * from './load.js';
 export * from './durable.js';
+export * from './tcp-proxy.js';
 export * from './browser.js';
 export * from './inbox-device.js';
 export * from './gateway-health.js';

@@ -25,6 +25,8 @@ export interface SteadyLoadOptions {
   ledger?: DeliveryLedger;
   /** How long to wait, after the last publish, for the promises still pending (Redis down...). Default 15 s. */
   settleMs?: number;
+  /** Adds `pad: "x" * padBytes` to each notification's data, for loads measured in bytes. */
+  padBytes?: number;
   /** Most publishes in flight at once; beyond that the load waits (still bounded by maxDurationMs). Default 2000. */
   maxInFlight?: number;
 }
@@ -74,7 +76,8 @@ export async function publishSteadily(publisher: UserNotifier, options: SteadyLo
     const id = `${prefix}-${n}`;
     options.ledger?.attempt(userId, id);
     result.attempted++;
-    const publish = publisher.notifyUser({ userId, type, id, data: { n, seq } }).then(
+    const data = options.padBytes === undefined ? { n, seq } : { n, seq, pad: 'x'.repeat(options.padBytes) };
+    const publish = publisher.notifyUser({ userId, type, id, data }).then(
       () => {
         if (closed) return;
         result.accepted++;

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBinary, prepareLocalNginx } from '@herald/edge-config';
+import { findBinary, prepareLocalNginx, type EdgeLimits } from '@herald/edge-config';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';
@@ -28,7 +28,7 @@ export class NginxProcess {
     private readonly accessLogPath: string,
   ) {}
 
-  static async start(upstreamPorts: readonly number[]): Promise<NginxProcess> {
+  static async start(upstreamPorts: readonly number[], limits?: Partial<EdgeLimits>): Promise<NginxProcess> {
     const binary = findBinary('nginx');
     if (!binary) throw new Error('nginx is not installed: run `bash scripts/system-deps.sh` (Debian package nginx)');
     const port = await freePort();
@@ -37,6 +37,7 @@ export class NginxProcess {
       prefix,
       port,
       upstreams: upstreamPorts.map((upstreamPort) => ({ host: '127.0.0.1', port: upstreamPort })),
+      ...(limits === undefined ? {} : { limits }),
     });
     const nginx = new NginxProcess(new ManagedProcess(`nginx:${port}`, binary, args), port, prefix, configPath, accessLogPath);
     try {

@@ -10,6 +10,7 @@ import { waitUntil } from './wait.js';
  */
 export class SilentWebSocketPeer {
   private text = '';
+  private readonly chunks: Buffer[] = [];
   private ended = false;
 
   /** Read anew after an await (a plain property read there is narrowed by the check before it). */
@@ -18,7 +19,10 @@ export class SilentWebSocketPeer {
   }
 
   private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => (this.text += chunk.toString('latin1')));
+    socket.on('data', (chunk: Buffer) => {
+      this.text += chunk.toString('latin1');
+      this.chunks.push(chunk);
+    });
     socket.on('close', () => (this.ended = true));
     // The server ending the connection is what the tests watch for; errors (a reset) end it too.
     socket.on('error', () => (this.ended = true));
@@ -48,6 +52,55 @@ export class SilentWebSocketPeer {
     await waitUntil(() => peer.text.includes(`40${NOTIFICATIONS_NAMESPACE},{"sid"`) || peer.ended, 'the namespace CONNECT to be accepted');
     if (peer.hasEnded()) throw new Error(`the namespace CONNECT failed: ${peer.text}`);
     return peer;
+  }
+
+  /**
+   * Stops reading: what the server sends piles up in the kernel's buffers, then in the server's (a stuck app, a link
+   * that stopped carrying data while TCP has not noticed). `resumeReading` reads on.
+   */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** The text of every complete WebSocket frame received so far (the HTTP upgrade response skipped). */
+  messages(): string[] {
+    const all = Buffer.concat(this.chunks);
+    let offset = all.indexOf('\r\n\r\n');
+    if (offset < 0) return [];
+    offset += 4;
+    const messages: string[] = [];
+    while (offset + 2 <= all.length) {
+      const code = all[offset + 1] & 0x7f;
+      let header = 2;
+      let length = code;
+      if (code === 126) {
+        header = 4;
+        if (offset + 4 > all.length) break;
+        length = all.readUInt16BE(offset + 2);
+      } else if (code === 127) {
+        header = 10;
+        if (offset + 10 > all.length) break;
+        length = Number(all.readBigUInt64BE(offset + 2));
+      }
+      if (offset + header + length > all.length) break;
+      messages.push(all.subarray(offset + header, offset + header + length).toString('utf8'));
+      offset += header + length;
+    }
+    return messages;
+  }
+
+  /** The payloads of the events of `event` received so far, in order (socket.io EVENT packets of the notifications namespace). */
+  events(event: string): unknown[] {
+    const prefix = `42${NOTIFICATIONS_NAMESPACE},`;
+    return this.messages().flatMap((message) => {
+      if (!message.startsWith(prefix)) return [];
+      const [name, payload] = JSON.parse(message.slice(prefix.length)) as [string, unknown];
+      return name === event ? [payload] : [];
+    });
   }
 
   /** Everything the server sent so far, frame headers included. */

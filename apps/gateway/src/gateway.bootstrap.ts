@@ -33,7 +33,9 @@ export async function startGateway(config: AppConfig): Promise<void> {
     url: config.redis.url,
     serverOptions: {
       cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false, credentials: true },
-      maxHttpBufferSize: 16 * 1024,
+      // The largest packet a client may send (or polling body): requests such as inbox.list are small JSON, so 16 KiB
+      // by default (MAX_CLIENT_PACKET_BYTES); engine.io closes a connection that sends more (counted as a disconnect).
+      maxHttpBufferSize: config.limits.maxClientPacketBytes,
       // Events are counted by ClientRequestDispatcher; what is no socket.io packet at all only the parser sees.
       parser: countingParser({ undecodable: () => metrics.clientError(ClientErrorKinds.SocketError) }),
     },

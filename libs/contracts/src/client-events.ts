@@ -64,8 +64,10 @@ export interface SessionReadyPayload extends FeedReady, ReadState {
 
 /** The `connect_error` message for every refused handshake caused by the token. */
 export const UNAUTHORIZED_MESSAGE = 'unauthorized';
-/** The `connect_error` message while an instance is draining. */
+/** The `connect_error` message while an instance is draining, full, or cannot count connections: try again later. */
 export const UNAVAILABLE_MESSAGE = 'unavailable';
+/** The `connect_error` message when a limit on the client's own use refused the handshake (too_many_connections). */
+export const LIMITED_MESSAGE = 'limited';
 
 /** `connect_error.data.reason` values. */
 export const AuthFailureReasons = {
@@ -78,6 +80,12 @@ export type AuthFailureReason = (typeof AuthFailureReasons)[keyof typeof AuthFai
 export const ConnectRefusalReasons = {
   ...AuthFailureReasons,
   ShuttingDown: 'shutting_down',
+  /** The user already has MAX_CONNECTIONS_PER_USER sockets open, over all instances: close one (or wait for it to expire). */
+  TooManyConnections: 'too_many_connections',
+  /** This instance holds MAX_CONNECTIONS_PER_INSTANCE sockets: the client retries (behind a balancer it lands elsewhere). */
+  InstanceFull: 'instance_full',
+  /** The per-user connection count could not be read from Redis: refused rather than uncounted; the client retries. */
+  LimitUnavailable: 'limit_unavailable',
 } as const;
 export type ConnectRefusalReason = (typeof ConnectRefusalReasons)[keyof typeof ConnectRefusalReasons];
 
@@ -87,6 +95,13 @@ export const SessionEndReasons = {
   TokenExpired: 'token_expired',
   /** The instance is shutting down: the client reconnects on its own and lands on another instance. */
   ServerShutdown: 'server_shutdown',
+  /**
+   * The socket did not read what it was sent: more than MAX_SOCKET_BUFFER_BYTES were queued for it. The client
+   * reconnects by itself with its cursor and gets what it missed from the store.
+   */
+  SlowConsumer: 'slow_consumer',
+  /** The client sent more packets than allowed (CLIENT_PACKETS_PER_SECOND, CLIENT_PACKET_BURST): it may reconnect, and should send less. */
+  PacketRateExceeded: 'packet_rate_exceeded',
 } as const;
 export type SessionEndReason = (typeof SessionEndReasons)[keyof typeof SessionEndReasons];
 

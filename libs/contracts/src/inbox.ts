@@ -67,6 +67,20 @@ function feedKeys(tag: string): FeedKeys {
 export const userFeedKeys = (userId: string): FeedKeys => feedKeys(`u:${userId}`);
 export const BROADCAST_FEED_KEYS: FeedKeys = feedKeys('b');
 
+/**
+ * The route canary of one instance: it SPUBLISHes a probe here every few seconds and, being SSUBSCRIBEd through the
+ * same route subscriber it delivers with, expects it back (docs/architecture.md, "Readiness"). Hash-tagged by
+ * instance so each instance's canary is a shard channel of its own; never a user's or the broadcast route.
+ */
+export const canaryChannel = (instanceId: string): string => `${KEY_PREFIX}:{canary:${instanceId}}:probe`;
+
+/**
+ * The sockets a user has open on every instance: a sorted set of `<instance>/<socket id>` members scored by when the
+ * socket's lease expires (ms). Instances renew the leases of their sockets; a crashed instance's sockets drop out
+ * when their leases pass. In the user's hash-tag slot, next to their feed.
+ */
+export const userConnectionsKey = (userId: string): string => `${KEY_PREFIX}:{u:${userId}}:conns`;
+
 const USER_ROUTE_PREFIX = `${KEY_PREFIX}:{u:`;
 const ROUTE_SUFFIX = '}:route';
 

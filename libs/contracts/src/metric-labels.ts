@@ -55,6 +55,8 @@ export const ClientErrorKinds = {
   BadRequest: 'bad_request',
   Forbidden: 'forbidden',
   UnsupportedProtocolVersion: 'unsupported_protocol_version',
+  /** A client sent a packet over MAX_CLIENT_PACKET_BYTES on a WebSocket: its connection was closed. */
+  PacketTooLarge: 'packet_too_large',
   /** An `error` event on an established socket (broken transport, bad packet). */
   SocketError: 'socket_error',
   Other: 'other',
@@ -85,6 +87,16 @@ export type ResumeOutcome = (typeof ResumeOutcomes)[keyof typeof ResumeOutcomes]
 /** The `pattern` label of a dead-lettered stream entry whose pattern is not one of Herald's. */
 export const UNKNOWN_PATTERN_LABEL = 'unknown';
 
+/** Why a route canary probe failed: the `reason` label of `herald_route_canary_failures_total`. */
+export const CanaryFailureReasons = {
+  /** Published (a subscriber was there) but not back within ROUTE_CANARY_TIMEOUT_MS: the route subscriber may be deaf. */
+  Timeout: 'timeout',
+  /** Redis answered SPUBLISH with 0 receivers: the instance's own subscription is gone on the server. */
+  NoSubscriber: 'no_subscriber',
+  /** SPUBLISH itself failed (Redis unreachable): counts against readiness, not against the subscriber. */
+  PublishError: 'publish_error',
+} as const;
+export type CanaryFailureReason = (typeof CanaryFailureReasons)[keyof typeof CanaryFailureReasons];
 /** What a `session.refresh` did: the `outcome` label of `herald_session_refreshes_total`. */
 export const SessionRefreshOutcomes = {
   /** The session now ends at the new token's `exp`. */

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderNginxConfig, type UpstreamServer } from './nginx-config.js';
+import { renderNginxConfig, type EdgeLimits, type UpstreamServer } from './nginx-config.js';
 import { REPO_ROOT } from './repo-root.js';
 
 /** Where `npm run build` puts the demo page (scripts/build-demo.mjs). */
@@ -12,6 +12,7 @@ export interface LocalNginxOptions {
   port: number;
   host?: string;
   upstreams: readonly UpstreamServer[];
+  limits?: Partial<EdgeLimits>;
   /** The built demo page to serve at /demo/; default DEMO_BUILD_DIR. */
   demoRoot?: string;
 }
@@ -48,6 +49,7 @@ export function prepareLocalNginx(options: LocalNginxOptions): LocalNginx {
       accessLog: `${accessLogPath} herald`,
       notice: 'Rendered from nginx/nginx.conf.template for a local run; removed when the run stops.',
       demoRoot: options.demoRoot ?? DEMO_BUILD_DIR,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     }),
   );
   // -e: nginx opens its compiled-in error log before reading the config; send that to stderr too.

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { COMPOSE_GATEWAY_ALIAS, COMPOSE_NGINX_OPTIONS, NginxConfigError, renderNginxConfig, upstreamServersOf, type NginxRenderOptions } from './nginx-config.js';
+import {
+  COMPOSE_GATEWAY_ALIAS,
+  COMPOSE_NGINX_OPTIONS,
+  EDGE_LIMIT_DEFAULTS,
+  NginxConfigError,
+  renderNginxConfig,
+  upstreamServersOf,
+  type NginxRenderOptions,
+} from './nginx-config.js';
 
 const local: NginxRenderOptions = {
   listen: '127.0.0.1:8080',
@@ -99,5 +107,18 @@ describe('renderNginxConfig', () => {
 
   it('refuses a template with an unknown placeholder', () => {
     assert.throws(() => renderNginxConfig(local, 'listen {{listen}}; {{typo}}'), /unknown placeholder \{\{typo\}\}/);
+  });
+  it('renders the per-address limits (defaults or given) and refuses nonsense ones', () => {
+    const upstreams = [{ host: '127.0.0.1', port: 3000 }];
+    const base = { listen: '8080', upstreams, pidFile: '/tmp/nginx.pid', tempDir: '/tmp', workerProcesses: 1, accessLog: 'off' } as const;
+    const defaults = renderNginxConfig(base);
+    assert.match(defaults, new RegExp(`rate=${EDGE_LIMIT_DEFAULTS.handshakesPerSecond}r/s;`));
+    assert.match(defaults, new RegExp(`limit_req zone=herald_handshakes burst=${EDGE_LIMIT_DEFAULTS.handshakeBurst} nodelay;`));
+    assert.match(defaults, new RegExp(`limit_conn herald_connections ${EDGE_LIMIT_DEFAULTS.connectionsPerAddress};`));
+    const given = renderNginxConfig({ ...base, limits: { handshakesPerSecond: 5, connectionsPerAddress: 7 } });
+    assert.match(given, /rate=5r\/s;/);
+    assert.match(given, /limit_conn herald_connections 7;/);
+    assert.throws(() => renderNginxConfig({ ...base, limits: { handshakeBurst: 0 } }), /invalid edge limit handshakeBurst/);
+    assert.throws(() => renderNginxConfig({ ...base, limits: { handshakesPerSecond: 1.5 } }), /invalid edge limit handshakesPerSecond/);
   });
 });

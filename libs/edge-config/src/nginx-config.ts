@@ -30,6 +30,8 @@ export interface NginxRenderOptions {
   maxFails?: number;
   failTimeoutSeconds?: number;
   notice?: string;
+  /** Per client address limits at the edge (defaults: EDGE_LIMIT_DEFAULTS). */
+  limits?: Partial<EdgeLimits>;
   /**
    * Absolute folder of the built demo page (dist/demo): served at /demo/ by nginx itself (static files need no
    * gateway), with /dev/token proxied to the gateways. Unset: neither location exists (the compose stack).
@@ -50,6 +52,22 @@ export interface NginxResolverOptions {
   /** A name that resolves to every gateway at once (a compose network alias): where a request goes when its own instance cannot be reached. */
   failoverHost: string;
 }
+
+/**
+ * What one client address may do at nginx, before anything reaches an instance. Handshakes are Socket.IO requests
+ * without a session id (`sid`): a new session, polling or WebSocket; requests of an existing long-polling session are
+ * not counted. Clients behind one NAT share an address, hence generous defaults: these stop floods, not users.
+ */
+export interface EdgeLimits {
+  /** Handshakes per second per address, on average (`limit_req` rate)... */
+  handshakesPerSecond: number;
+  /** ...and how many may come at once beyond it (`burst`, `nodelay`); more are refused with 429. */
+  handshakeBurst: number;
+  /** Open connections per address (`limit_conn`: WebSockets and requests in progress); more are refused with 429. */
+  connectionsPerAddress: number;
+}
+
+export const EDGE_LIMIT_DEFAULTS: EdgeLimits = { handshakesPerSecond: 100, handshakeBurst: 1000, connectionsPerAddress: 2000 };
 
 /** Gateway services of the compose stack; each listens on COMPOSE_GATEWAY_PORT inside the network. */
 export const COMPOSE_GATEWAYS = ['gateway-1', 'gateway-2', 'gateway-3'] as const;
@@ -104,6 +122,7 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
     temp_dir: options.tempDir,
     worker_processes: String(options.workerProcesses),
     access_log: options.accessLog,
+    ...limitValues({ ...EDGE_LIMIT_DEFAULTS, ...options.limits }),
     demo_locations: options.demoRoot === undefined ? '        # (no demo page in this rendering)' : demoLocations(options.demoRoot),
     gateways: resolver ? resolvedGateways(options.upstreams, resolver) : staticUpstream(options),
     gateway: resolver ? '$herald_gateway' : 'herald_gateways',
@@ -128,6 +147,17 @@ export function renderNginxConfig(options: NginxRenderOptions, template = readFi
       return value === '' ? '' : `${value}\n`;
     })
     .replace(PLACEHOLDER, (_, name: string) => valueOf(name));
+}
+
+function limitValues(limits: EdgeLimits): Record<string, string> {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 1) throw new NginxConfigError(`invalid edge limit ${name}: ${String(value)}`);
+  }
+  return {
+    handshake_rate: String(limits.handshakesPerSecond),
+    handshake_burst: String(limits.handshakeBurst),
+    connections_per_address: String(limits.connectionsPerAddress),
+  };
 }
 
 /**

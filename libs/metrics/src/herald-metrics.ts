@@ -1,4 +1,8 @@
 import {
+  CanaryFailureReasons,
+  SessionEndReasons,
+  type CanaryFailureReason,
+  type SessionEndReason,
   ClientErrorKinds,
   ClientMessageLabels,
   ClientRequests,
@@ -37,6 +41,9 @@ export const METRIC_PREFIX = 'herald_';
 
 /** Seconds, 1 ms to 10 s: a notification later than 10 s is simply "too late" (the +Inf bucket). */
 export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Seconds, 0.5 ms to 2.5 s: a canary probe normally returns in about a millisecond; anything above its timeout is a failure. */
+export const CANARY_ROUND_TRIP_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export interface HeraldMetricsOptions {
   /** The gateway's INSTANCE_ID (the `instance` field of its logs), exposed once by `herald_instance_info`. */
@@ -114,6 +121,12 @@ export class HeraldMetrics {
   private readonly socketWrites: Record<SocketWritePath, DeferredCount>;
   private readonly fastJson: Gauge;
   private routeSubscriptionsSource: () => number = () => 0;
+  private readonly sessionsEnded: Record<SessionEndReason, Counter.Internal>;
+  private readonly canaryRoundTrip: Histogram;
+  private readonly canaryFailures: Record<CanaryFailureReason, Counter.Internal>;
+  private readonly canaryOk: Gauge;
+  private readonly routeReconnects: Counter;
+  private readonly queueUnmeasured: DeferredCount;
 
   constructor(options: HeraldMetricsOptions) {
     const registers = [this.registry];
@@ -321,6 +334,45 @@ export class HeraldMetrics {
       collect: (): void => routeSubscriptions.set(this.routeSubscriptionsSource()),
     });
 
+    const sessionsEnded = new Counter({
+      name: name('sessions_ended_total'),
+      help: 'Sessions the server ended (after telling the client with session.ended), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sessionsEnded = childrenOf(values(SessionEndReasons), (reason) => zeroed(sessionsEnded, { reason }));
+    this.canaryRoundTrip = new Histogram({
+      name: name('route_canary_round_trip_seconds'),
+      help: "Seconds from SPUBLISH of the instance's canary probe to its arrival through the route subscriber.",
+      buckets: [...CANARY_ROUND_TRIP_BUCKETS],
+      registers,
+    });
+    const canaryFailures = new Counter({
+      name: name('route_canary_failures_total'),
+      help: 'Canary probes that did not come back, by reason: timeout (subscriber deaf?), no_subscriber, publish_error.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.canaryFailures = childrenOf(values(CanaryFailureReasons), (reason) => zeroed(canaryFailures, { reason }));
+    this.canaryOk = new Gauge({
+      name: name('route_canary_ok'),
+      help: 'Whether the latest canary probe came back through the route subscriber in time (1) or not (0); readiness follows it.',
+      registers,
+    });
+    this.routeReconnects = new Counter({
+      name: name('route_subscriber_reconnects_total'),
+      help: 'Route subscriber connections dropped and reopened because ROUTE_CANARY_MAX_MISSES probes in a row did not come back.',
+      registers,
+    });
+    this.routeReconnects.inc(0);
+    const unmeasured = new Counter({
+      name: name('socket_queue_unmeasured_total'),
+      help: "Checks of a socket's queued bytes that could not read the WebSocket's buffered amount (a dependency changed): only engine.io's queue was counted.",
+      registers,
+      collect: (): void => this.queueUnmeasured.flush(),
+    });
+    this.queueUnmeasured = new DeferredCount(zeroed(unmeasured, {}));
+
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
       // prom-client creates the GC series at the first collection of each kind: an idle instance may have none yet.
@@ -448,5 +500,29 @@ export class HeraldMetrics {
 
   setFastJsonFraming(on: boolean): void {
     this.fastJson.set(on ? 1 : 0);
+  }
+
+  sessionEnded(reason: SessionEndReason): void {
+    this.sessionsEnded[reason].inc();
+  }
+
+  canaryReturned(seconds: number): void {
+    this.canaryRoundTrip.observe(seconds);
+  }
+
+  canaryFailed(reason: CanaryFailureReason): void {
+    this.canaryFailures[reason].inc();
+  }
+
+  setCanaryOk(ok: boolean): void {
+    this.canaryOk.set(ok ? 1 : 0);
+  }
+
+  routeSubscriberReconnected(): void {
+    this.routeReconnects.inc();
+  }
+
+  socketQueueUnmeasured(): void {
+    this.queueUnmeasured.add(1);
   }
 }

@@ -30,6 +30,8 @@ export class ShardedRouter {
   private readonly client: Redis;
   private readonly channels = new Map<string, ChannelState>();
   private readonly listeners: RouteListener[] = [];
+  /** Channels whose messages go to one listener of their own instead of the route listeners (the canary). */
+  private readonly channelListeners = new Map<string, (message: string) => void>();
   private readonly resubscribedListeners: Array<() => void> = [];
   private readonly connectionListeners: RouterConnectionListener[] = [];
   private pendingSubscribe = new Set<string>();
@@ -42,7 +44,9 @@ export class ShardedRouter {
   constructor(url: string) {
     this.client = createRedisClient(url, { autoResubscribe: false });
     this.client.on('smessage', (channel: string, message: string) => {
-      for (const listener of this.listeners) listener(channel, message);
+      const own = this.channelListeners.get(channel);
+      if (own !== undefined) own(message);
+      else for (const listener of this.listeners) listener(channel, message);
     });
     this.client.on('error', (error: Error) => {
       if (this.connected) this.log.error(`redis route subscriber error: ${error.message}`);
@@ -67,6 +71,25 @@ export class ShardedRouter {
 
   onMessage(listener: RouteListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Messages on `channel` go to `listener` alone, not to the route listeners. Subscribe with `join` as for any channel:
+   * a probe on its own channel then travels exactly the way every route message does.
+   */
+  onChannel(channel: string, listener: (message: string) => void): void {
+    this.channelListeners.set(channel, listener);
+  }
+
+  /**
+   * Drops the connection and opens a new one, which subscribes everything again and tells `onResubscribed` listeners
+   * (who catch up from storage): for a connection that looks up but receives nothing (a half-open TCP path, a proxy
+   * that stopped forwarding). Does nothing while not connected: reconnecting is under way already.
+   */
+  reconnect(): void {
+    if (!this.connected || this.closing) return;
+    this.log.warn('redis route subscriber: reconnecting a connection that receives nothing');
+    this.client.disconnect(true);
   }
 
   onResubscribed(listener: () => void): void {

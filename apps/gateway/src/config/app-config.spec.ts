@@ -16,6 +16,23 @@ describe('loadConfig', () => {
     assert.ok(config.instanceId.length > 0);
   });
 
+  it('applies the defaults of the canary and the limits, and refuses a socket buffer smaller than two payloads', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    assert.deepEqual(config.canary, { intervalMs: 2000, timeoutMs: 1000, maxMisses: 3 });
+    assert.deepEqual(config.limits, {
+      maxSocketBufferBytes: 1_048_576,
+      maxConnectionsPerUser: 20,
+      connectionLeaseMs: 60_000,
+      maxConnectionsPerInstance: 50_000,
+      maxClientPacketBytes: 16_384,
+      clientPacketsPerSecond: 20,
+      clientPacketBurst: 40,
+    });
+    assert.throws(() => loadConfig({ JWT_SECRET: SECRET, MAX_SOCKET_BUFFER_BYTES: '100000' }), /MAX_SOCKET_BUFFER_BYTES: must be at least twice MAX_PAYLOAD_BYTES/);
+    assert.throws(() => loadConfig({ JWT_SECRET: SECRET, MAX_CONNECTIONS_PER_USER: '0' }), /MAX_CONNECTIONS_PER_USER:/);
+    assert.throws(() => loadConfig({ JWT_SECRET: SECRET, ROUTE_CANARY_INTERVAL_MS: '10' }), /ROUTE_CANARY_INTERVAL_MS:/);
+  });
+
   it('parses REDIS_URL into connection parts', () => {
     const { redis } = loadConfig({ JWT_SECRET: SECRET, REDIS_URL: 'rediss://user:p%40ss@cache.internal:6380/2' });
     assert.deepEqual(redis, {

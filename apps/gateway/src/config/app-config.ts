@@ -62,6 +62,25 @@ const EnvSchema = z
       .transform((value) => value === 'true'),
     /** How long the reading instance's lease lasts unrenewed: how soon another instance reads after it died. */
     INGEST_LEASE_MS: z.coerce.number().int().min(300).max(60_000).default(3000),
+    /** How often the instance sends a probe through its own route subscriber (readiness proves the delivery path). */
+    ROUTE_CANARY_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+    /** How long a probe may take to come back before it counts as missed (and the instance is not ready). */
+    ROUTE_CANARY_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    /** After this many probes in a row missed while connected, the route subscriber connection is dropped and reopened. */
+    ROUTE_CANARY_MAX_MISSES: z.coerce.number().int().min(1).max(1000).default(3),
+    /** Bytes queued for one socket (engine.io's queue + the WebSocket's buffer) beyond which it is ended as a slow consumer. */
+    MAX_SOCKET_BUFFER_BYTES: z.coerce.number().int().min(16_384).default(1_048_576),
+    /** Sockets one user may have open over all instances; the next handshake is refused with too_many_connections. */
+    MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(20),
+    /** How long a socket counts against its user's limit without being renewed: how soon a crashed instance's sockets stop counting. */
+    CONNECTION_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+    /** Sockets this instance holds at most; the next handshake is refused with instance_full (it lands elsewhere on retry). */
+    MAX_CONNECTIONS_PER_INSTANCE: z.coerce.number().int().min(1).default(50_000),
+    /** engine.io's maxHttpBufferSize: the largest packet (or polling body) a client may send; larger ones close the connection. */
+    MAX_CLIENT_PACKET_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+    /** Client packets (events) per second a socket may send on average, and in a burst; beyond it the session ends. */
+    CLIENT_PACKETS_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(20),
+    CLIENT_PACKET_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
     /** true: POST /dev/token signs a token for any user (the demo page's sign-in). Only with the development secret. */
     DEV_TOKEN_ENDPOINT: z
       .enum(['true', 'false'])
@@ -71,6 +90,10 @@ const EnvSchema = z
   .superRefine((env, ctx) => {
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set JWT_SECRET (HS256), JWT_PUBLIC_KEY (RS256/ES256) or JWT_JWKS_URL' });
+    }
+    if (env.MAX_SOCKET_BUFFER_BYTES < 2 * env.MAX_PAYLOAD_BYTES) {
+      // Otherwise one large notification behind another could end a socket that reads as fast as it can.
+      ctx.addIssue({ code: 'custom', path: ['MAX_SOCKET_BUFFER_BYTES'], message: 'must be at least twice MAX_PAYLOAD_BYTES' });
     }
     if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'set only one of JWT_SECRET and JWT_PUBLIC_KEY' });
@@ -121,6 +144,16 @@ export class AppConfig {
   /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
   readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number };
   readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number };
+  readonly canary: { intervalMs: number; timeoutMs: number; maxMisses: number };
+  readonly limits: {
+    maxSocketBufferBytes: number;
+    maxConnectionsPerUser: number;
+    connectionLeaseMs: number;
+    maxConnectionsPerInstance: number;
+    maxClientPacketBytes: number;
+    clientPacketsPerSecond: number;
+    clientPacketBurst: number;
+  };
   /** POST /dev/token exists (the development secret only: validated above). */
   readonly devTokenEndpoint: boolean;
 
@@ -152,6 +185,16 @@ export class AppConfig {
     this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs };
     this.devTokenEndpoint = env.DEV_TOKEN_ENDPOINT;
     this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
+    this.canary = { intervalMs: env.ROUTE_CANARY_INTERVAL_MS, timeoutMs: env.ROUTE_CANARY_TIMEOUT_MS, maxMisses: env.ROUTE_CANARY_MAX_MISSES };
+    this.limits = {
+      maxSocketBufferBytes: env.MAX_SOCKET_BUFFER_BYTES,
+      maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
+      connectionLeaseMs: env.CONNECTION_LEASE_MS,
+      maxConnectionsPerInstance: env.MAX_CONNECTIONS_PER_INSTANCE,
+      maxClientPacketBytes: env.MAX_CLIENT_PACKET_BYTES,
+      clientPacketsPerSecond: env.CLIENT_PACKETS_PER_SECOND,
+      clientPacketBurst: env.CLIENT_PACKET_BURST,
+    };
   }
 }
 

@@ -4,6 +4,7 @@ import { DrainState } from './drain-state.service.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
+import { ReadinessChecks } from './readiness-checks.service.js';
 import { RedisStatusService } from './redis-status.service.js';
 
 /** Health, metrics, the state of every Redis connection. Global: every feature module counts what it does. */
@@ -11,7 +12,7 @@ import { RedisStatusService } from './redis-status.service.js';
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController, MetricsController],
-  providers: [RedisStatusService, MetricsService, DrainState],
-  exports: [RedisStatusService, MetricsService, DrainState],
+  providers: [RedisStatusService, MetricsService, DrainState, ReadinessChecks],
+  exports: [RedisStatusService, MetricsService, DrainState, ReadinessChecks],
 })
 export class OpsModule {}

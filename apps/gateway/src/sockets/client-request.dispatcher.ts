@@ -1,8 +1,9 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { isClientRequest, RequestErrorCodes, type ClientRequest, type RequestError } from '@herald/contracts';
+import { ClientEvents, isClientRequest, RequestErrorCodes, SessionEndReasons, type ClientRequest, type RequestError } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { MetricsService } from '../ops/metrics.service.js';
+import { PacketRateLimiter, type PacketBucket } from './packet-rate-limiter.js';
 import type { NotificationSocket } from './socket.types.js';
 import { CLIENT_REQUEST_HANDLER, RequestFailure, type ClientRequestHandler, type ClientRequestMetadata } from './client-request.decorator.js';
 
@@ -20,6 +21,8 @@ type Reply = (reply: unknown) => void;
 @Injectable()
 export class ClientRequestDispatcher implements OnModuleInit {
   private readonly routes = new Map<ClientRequest, Route>();
+  /** Per socket, from its first packet on: an idle socket holds none. */
+  private readonly buckets = new WeakMap<NotificationSocket, PacketBucket>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -27,6 +30,7 @@ export class ClientRequestDispatcher implements OnModuleInit {
     private readonly reflector: Reflector,
     private readonly metrics: MetricsService,
     @InjectPinoLogger(ClientRequestDispatcher.name) private readonly logger: PinoLogger,
+    private readonly limiter: PacketRateLimiter,
   ) {}
 
   onModuleInit(): void {
@@ -57,6 +61,18 @@ export class ClientRequestDispatcher implements OnModuleInit {
     const reply = typeof last === 'function' ? (last as Reply) : undefined;
     const payload = reply === undefined || args.length > 2 ? args[1] : undefined;
     const route = isClientRequest(event) ? this.routes.get(event) : undefined;
+    // Every packet counts against the rate, whatever it is: unknown events cost the instance as much as requests.
+    const verdict = this.limiter.take(this.bucketOf(socket));
+    if (verdict === 'exceeded') {
+      this.endGreedy(socket);
+      return;
+    }
+    if (verdict === 'limit') {
+      if (route === undefined) this.metrics.clientMessage();
+      else this.metrics.clientRequestRefused(route.metadata.event, RequestErrorCodes.RateLimited);
+      reply?.(failure(RequestErrorCodes.RateLimited, 'too many requests: slow down'));
+      return;
+    }
     if (route === undefined) {
       this.metrics.clientMessage();
       reply?.(failure(RequestErrorCodes.InvalidRequest, 'unknown request'));
@@ -87,6 +103,27 @@ export class ClientRequestDispatcher implements OnModuleInit {
       (value) => reply?.(value),
       (error: unknown) => this.failed(socket, name, reply, error),
     );
+  }
+
+  private bucketOf(socket: NotificationSocket): PacketBucket {
+    let bucket = this.buckets.get(socket);
+    if (bucket === undefined) this.buckets.set(socket, (bucket = this.limiter.bucket()));
+    return bucket;
+  }
+
+  /**
+   * It kept sending a whole burst more while refused: the session ends (a server disconnect, which socket.io-client
+   * does not retry by itself: an app in a request loop should not come straight back).
+   */
+  private endGreedy(socket: NotificationSocket): void {
+    if (!socket.connected) return;
+    this.metrics.sessionEnded(SessionEndReasons.PacketRateExceeded);
+    this.logger.warn(
+      { userId: socket.data.userId, socketId: socket.id, perSecond: this.limiter.perSecond, burst: this.limiter.burst },
+      'packet rate exceeded: session ended',
+    );
+    socket.emit(ClientEvents.SessionEnded, { reason: SessionEndReasons.PacketRateExceeded, reconnect: false });
+    socket.disconnect(true);
   }
 
   private failed(socket: NotificationSocket, event: ClientRequest, reply: Reply | undefined, error: unknown): void {

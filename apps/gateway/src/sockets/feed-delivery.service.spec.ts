@@ -20,7 +20,9 @@ import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { waitUntil } from '../../../../test/support/wait.js';
 import { InboxStore, type AppendResult, type FeedRange, type NewNotification } from '../inbox/inbox-store.js';
+import { loadConfig } from '../config/app-config.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
+import { OutboundLimitService } from './outbound-limit.service.js';
 import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
 /** The store's contract in memory: dense sequences per feed, an epoch, trimming; every append is routed unless muted. */
@@ -154,7 +156,8 @@ describe('FeedDeliveryService', () => {
     store = new MemoryStore(router);
     metrics = new HeraldMetrics({ instanceId: 'unit', defaultMetrics: false });
     const logger = { warn: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
-    delivery = new FeedDeliveryService(store, router as unknown as ShardedRouter, metrics, logger);
+    const outbound = new OutboundLimitService(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' }), metrics, logger);
+    delivery = new FeedDeliveryService(store, router as unknown as ShardedRouter, metrics, logger, outbound);
     await delivery.bind(namespace);
     namespace.on('connection', (socket: NotificationSocket) => {
       const auth = socket.handshake.auth as Record<string, unknown>;

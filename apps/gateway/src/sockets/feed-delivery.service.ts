@@ -26,6 +26,7 @@ import { ShardedRouter } from '@herald/redis-io-adapter';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { InboxStore, type FeedRange, type ReadStateView } from '../inbox/inbox-store.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { OutboundLimitService } from './outbound-limit.service.js';
 import { SocketWriter, type EncodedEvent } from './socket-writer.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -108,6 +109,7 @@ export class FeedDeliveryService {
     private readonly router: ShardedRouter,
     private readonly metrics: MetricsService,
     @InjectPinoLogger(FeedDeliveryService.name) private readonly logger: PinoLogger,
+    private readonly outbound: OutboundLimitService,
   ) {}
 
   /** Called once the namespace exists. The broadcast route is joined for good: every instance delivers broadcasts. */
@@ -202,7 +204,10 @@ export class FeedDeliveryService {
     // Keep the string the state has: the message's is cut out of the whole route message and would keep it alive.
     if (state.epoch !== epoch) state.epoch = epoch;
     state.seq = seq;
-    return this.write(device, live.encode(this.writer));
+    const written = this.write(device, live.encode(this.writer));
+    // A socket that does not read is ended here, before it holds more (slow consumers, outbound-limit.service.ts).
+    if (written) this.outbound.check(device.socket);
+    return written;
   }
 
   private write(device: Device, event: EncodedEvent): boolean {
@@ -287,6 +292,8 @@ export class FeedDeliveryService {
         this.metrics.replayed(state.feed, replayed);
         return { replayed, first, firstSeq, last: range };
       }
+      // A long backlog goes out as fast as the client reads it, not faster: the next page waits for room.
+      if (!(await this.outbound.waitForRoom(device.socket))) return { replayed, first, firstSeq, last: range };
     }
   }
 

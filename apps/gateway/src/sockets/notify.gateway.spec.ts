@@ -19,6 +19,8 @@ import { waitUntil } from '../../../../test/support/wait.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { countingParser } from './counting-parser.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { PacketRateLimiter } from './packet-rate-limiter.js';
+import type { UserConnectionsService } from './user-connections.service.js';
 import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationServer, NotificationSocket } from './socket.types.js';
 
@@ -59,7 +61,10 @@ describe('NotifyGateway', () => {
     const feeds = { bind: async () => undefined, attach: async () => undefined, detach: () => undefined } as unknown as FeedDeliveryService;
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined } as unknown as PinoLogger;
     const noHandlers = { getProviders: () => [] } as unknown as DiscoveryService;
-    const requests = new ClientRequestDispatcher(noHandlers, new MetadataScanner(), new Reflector(), metrics, logger);
+    const limiter = new PacketRateLimiter(loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789' }));
+    const requests = new ClientRequestDispatcher(noHandlers, new MetadataScanner(), new Reflector(), metrics, logger, limiter);
+    // Leases of the per-user limit live in Redis: user-connections scenarios cover them.
+    const connections = { renewFrom: () => undefined, release: () => undefined } as unknown as UserConnectionsService;
     gateway = new NotifyGateway(
       auth,
       metrics,
@@ -69,6 +74,7 @@ describe('NotifyGateway', () => {
       new DrainState(),
       requests,
       new SessionExpiryService(logger),
+      connections,
     );
     Reflect.set(gateway, 'server', namespace); // what @WebSocketServer() does
     gateway.afterInit(namespace);

@@ -1,7 +1,7 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { OnGatewayConnection, OnGatewayInit } from '@nestjs/websockets';
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { ClientEvents, InterServerEventNames, NOTIFICATIONS_NAMESPACE, SessionEndReasons, userRoom, type SessionEndReason } from '@herald/contracts';
+import { ClientErrorKinds, ClientEvents, InterServerEventNames, NOTIFICATIONS_NAMESPACE, SessionEndReasons, userRoom, type SessionEndReason } from '@herald/contracts';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ClientAddressService } from '../edge/client-address.service.js';
 import { ConnectionAuthService } from '../auth/connection-auth.service.js';
@@ -10,6 +10,8 @@ import { MetricsService } from '../ops/metrics.service.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { releaseHandshakeRequest, releaseUpgradeRequest } from './handshake-request.js';
+import { isOversizedPacket } from './oversized-packet.js';
+import { UserConnectionsService } from './user-connections.service.js';
 import { SessionExpiryService } from './session-expiry.service.js';
 import type { NotificationNamespace, NotificationSocket } from './socket.types.js';
 
@@ -31,6 +33,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     private readonly drain: DrainState,
     private readonly requests: ClientRequestDispatcher,
     private readonly expiries: SessionExpiryService,
+    private readonly connections: UserConnectionsService,
   ) {
     expiries.whenExpired((socket) => this.endSession(socket, SessionEndReasons.TokenExpired));
   }
@@ -42,6 +45,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
     server.use(this.auth.middleware);
     server.on(InterServerEventNames.CountUserSockets, (userId, ack) => ack(this.countLocal([userRoom(userId)])));
     this.metrics.countConnectedSocketsWith(() => server.sockets.size);
+    this.connections.renewFrom(() => server.sockets.values());
     // Handshake-level failures happen before any socket exists; the engine is the only place that sees them.
     server.server.engine.on('connection_error', (error: { code?: unknown }) => this.metrics.engineConnectionError(error.code));
     server.server.engine.use(releaseUpgradeRequest);
@@ -77,8 +81,8 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
    * EventEmitter calls with the socket as `this`.
    */
   private readonly onDisconnect = ((gateway: NotifyGateway) =>
-    function (this: NotificationSocket, reason: string): void {
-      gateway.disconnected(this, reason);
+    function (this: NotificationSocket, reason: string, description: unknown): void {
+      gateway.disconnected(this, reason, description);
     })(this);
 
   private readonly onClientEvent = ((gateway: NotifyGateway) =>
@@ -86,10 +90,13 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
       gateway.requests.dispatch(this, args);
     })(this);
 
-  private disconnected(socket: NotificationSocket, reason: string): void {
+  private disconnected(socket: NotificationSocket, reason: string, description: unknown): void {
     this.metrics.disconnected(reason);
+    // A refusal like the others (MAX_CLIENT_PACKET_BYTES), counted under its own kind.
+    if (isOversizedPacket(reason, description)) this.metrics.clientError(ClientErrorKinds.PacketTooLarge);
     this.expiries.cancel(socket);
     this.feeds.detach(socket);
+    this.connections.release(socket);
   }
 
   /** Sockets of this user on every instance: each other instance answers with its local count through the Redis adapter. */
@@ -120,6 +127,7 @@ export class NotifyGateway implements OnGatewayInit<NotificationNamespace>, OnGa
   private endSession(socket: NotificationSocket, reason: SessionEndReason): void {
     const reconnect = reason === SessionEndReasons.ServerShutdown;
     socket.emit(ClientEvents.SessionEnded, { reason, reconnect });
+    this.metrics.sessionEnded(reason);
     this.logger.info({ userId: socket.data.userId, socketId: socket.id, reason }, 'session ended');
     if (reconnect) socket.conn.close();
     else socket.disconnect(true);

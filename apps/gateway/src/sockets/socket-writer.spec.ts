@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { waitUntil } from '../../../../test/support/wait.js';
-import { SocketWriter, textFrame } from './socket-writer.js';
+import { SocketWriter, closeNow, queuedBytes, textFrame } from './socket-writer.js';
 
 const waitFor = (condition: () => boolean): Promise<void> => waitUntil(condition, 'the expected deliveries', 5000, 5);
 
@@ -156,6 +156,79 @@ describe('SocketWriter', () => {
     send([gus.socket], large);
     await waitFor(() => gus.received.length === 2);
     assert.deepEqual(gus.received, [medium, large]);
+  });
+});
+
+// The seam the slow-consumer bound reads: these fail when engine.io or ws move what queuedBytes and closeNow use.
+describe('queuedBytes and closeNow', () => {
+  let http: HttpServer;
+  let io: Server;
+  const sockets = new Map<string, Socket>();
+  const clients: ClientSocket[] = [];
+
+  const join = async (user: string, transports: Array<'websocket' | 'polling'> = ['websocket']) => {
+    const { port } = http.address() as AddressInfo;
+    const client = connect(`http://127.0.0.1:${port}${NSP}`, { transports, auth: { user }, reconnection: false, forceNew: true });
+    clients.push(client);
+    await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('connect_error', reject));
+    const socket = sockets.get(user);
+    assert.ok(socket);
+    return { client, socket };
+  };
+
+  before(async () => {
+    http = createServer();
+    io = new Server(http, { maxHttpBufferSize: 1e8 });
+    io.of(NSP).on('connection', (socket) => sockets.set(String(socket.handshake.auth['user']), socket));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await io.close();
+  });
+
+  it('counts what ws still holds for a WebSocket (its bufferedAmount), and nothing once the client read it', async () => {
+    const ann = await join('ann');
+    assert.deepEqual(queuedBytes(ann.socket), { bytes: 0, measured: true });
+    const writer = new SocketWriter(io.of(NSP));
+    // More than the kernel takes in one write on loopback: the rest waits in the Node socket, which ws reports.
+    const big = 'x'.repeat(32 * 1024 * 1024);
+    let received = 0;
+    ann.client.on('note', () => received++);
+    assert.equal(writer.write(ann.socket, writer.encode('note', big)), 'frame');
+    const queued = queuedBytes(ann.socket);
+    assert.equal(queued.measured, true);
+    assert.ok(queued.bytes > 0 && queued.bytes <= big.length + 64, `queued ${queued.bytes}`);
+    await waitFor(() => received === 1);
+    assert.deepEqual(queuedBytes(ann.socket), { bytes: 0, measured: true });
+  });
+
+  it("counts engine.io's queue for a long-polling client", async () => {
+    const bo = await join('bo', ['polling']);
+    // Two packets in a row: the second waits in engine.io's queue while the first goes out.
+    bo.socket.emit('note', 'a'.repeat(1000));
+    bo.socket.emit('note', 'b'.repeat(1000));
+    const queued = queuedBytes(bo.socket);
+    assert.equal(queued.measured, true);
+    assert.ok(queued.bytes >= 1000, `queued ${queued.bytes}: the packet waiting for the next poll`);
+  });
+
+  it('says when the WebSocket buffered amount is not where it looks (a changed dependency): only engine.io queue counted', () => {
+    const conn = { readyState: 'open', writeBuffer: [{ data: 'abc' }], transport: { name: 'websocket', writable: false, socket: {} } };
+    assert.deepEqual(queuedBytes({ conn }), { bytes: 3, measured: false });
+  });
+
+  it('closeNow ends a session at once, whatever it has queued, and the client sees its transport close', async () => {
+    const cy = await join('cy');
+    const reasons: string[] = [];
+    cy.client.on('disconnect', (reason) => reasons.push(reason));
+    const writer = new SocketWriter(io.of(NSP));
+    writer.write(cy.socket, writer.encode('note', 'y'.repeat(8 * 1024 * 1024)));
+    closeNow(cy.socket, 50);
+    assert.equal(cy.socket.connected, false, 'the server side is closed synchronously');
+    await waitFor(() => reasons.length === 1);
+    assert.deepEqual(reasons, ['transport close']);
   });
 });
 

@@ -105,13 +105,54 @@ interface EngineTransport {
   name: string;
   writable: boolean;
   perMessageDeflate?: unknown;
-  socket?: { readyState?: number; _sender?: Partial<WsSender> };
+  /** The ws WebSocket: `bufferedAmount` and `terminate()` are ws' public API; engine.io keeps the object as `socket`. */
+  socket?: { readyState?: number; bufferedAmount?: unknown; terminate?: unknown; _sender?: Partial<WsSender> };
 }
 interface EngineSocket {
   readyState: string;
-  writeBuffer?: unknown[];
+  writeBuffer?: Array<{ data?: unknown }>;
   transport: EngineTransport;
   write(data: string): void;
+  close(discard?: boolean): void;
+}
+
+/** How many bytes wait to go out to one socket, and whether all of them could be seen. */
+export interface QueuedBytes {
+  bytes: number;
+  /**
+   * False when the socket is on a WebSocket whose buffered amount could not be read (engine.io or ws moved it): only
+   * engine.io's own queue was counted, which misses what ws and the kernel socket hold. The caller counts these.
+   */
+  measured: boolean;
+}
+
+/**
+ * Bytes queued for a socket and not yet taken by the kernel: engine.io's packet queue (what waits while the transport
+ * is busy) plus, on a WebSocket, ws' `bufferedAmount` (frames written, the direct path's included, still in the
+ * Node socket). The per-socket bound on outbound memory reads it (slow consumers).
+ */
+export function queuedBytes(socket: { readonly conn: object }): QueuedBytes {
+  const conn = socket.conn as unknown as EngineSocket;
+  let bytes = 0;
+  for (const packet of conn.writeBuffer ?? []) bytes += typeof packet.data === 'string' ? packet.data.length : 0;
+  const transport = conn.transport as EngineTransport | undefined;
+  if (transport?.name !== 'websocket') return { bytes, measured: true };
+  const buffered = transport.socket?.bufferedAmount;
+  return typeof buffered === 'number' ? { bytes: bytes + buffered, measured: true } : { bytes, measured: false };
+}
+
+/**
+ * Ends a connection now, whatever it has queued: engine.io's close discarding its queue (a plain close waits for the
+ * queue to drain, which a client that does not read never lets happen), then, after `graceMs` for a close frame that
+ * a slow (not stuck) client may still read, ws' terminate(), which frees what ws and the kernel socket still hold.
+ */
+export function closeNow(socket: { readonly conn: object }, graceMs: number): void {
+  const conn = socket.conn as unknown as EngineSocket;
+  const ws = conn.transport.socket;
+  conn.close(true);
+  if (typeof ws?.terminate !== 'function') return;
+  const terminate = ws.terminate as () => void;
+  setTimeout(() => terminate.call(ws), graceMs).unref();
 }
 
 const WS_OPEN = 1;

@@ -9,6 +9,10 @@ import { InboxModule } from '../inbox/inbox.module.js';
 import { ClientRequestDispatcher } from './client-request.dispatcher.js';
 import { FeedDeliveryService } from './feed-delivery.service.js';
 import { NotifyGateway } from './notify.gateway.js';
+import { OutboundLimitService } from './outbound-limit.service.js';
+import { PacketRateLimiter } from './packet-rate-limiter.js';
+import { RouteCanaryService } from './route-canary.service.js';
+import { UserConnectionsService } from './user-connections.service.js';
 import { SessionExpiryService } from './session-expiry.service.js';
 import { SessionRefreshService } from './session-refresh.service.js';
 
@@ -24,8 +28,12 @@ import { SessionRefreshService } from './session-refresh.service.js';
     SessionRefreshService,
     ClientRequestDispatcher,
     NotifyGateway,
+    RouteCanaryService,
+    OutboundLimitService,
+    UserConnectionsService,
+    PacketRateLimiter,
     { provide: ShardedRouter, useFactory: (config: AppConfig) => new ShardedRouter(config.redis.url), inject: [AppConfig] },
   ],
-  exports: [NotifyGateway, ConnectionAuthService, ClientAddressService, ShardedRouter, SessionRefreshService],
+  exports: [NotifyGateway, PacketRateLimiter, ConnectionAuthService, ClientAddressService, ShardedRouter, SessionRefreshService],
 })
 export class SocketsModule {}
