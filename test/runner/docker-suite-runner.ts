@@ -24,6 +24,9 @@ const SUITES = new Map<string, Suite>([
   ['scenarios', { files: ['dist/test/scenarios/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE'], needsCompose: false, concurrency: 2 }],
   // The compose stack publishes fixed ports (8080, 9090, 3001-3003): one file at a time.
   ['compose', { files: ['dist/test/compose/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE', 'PROMETHEUS_IMAGE'], needsCompose: true, concurrency: 1 }],
+  // The chaos suite (test/chaos/): the compose stack (fixed ports, like the compose test) and local processes, one
+  // file at a time so the faults of one do not disturb the timings of the other.
+  ['chaos', { files: ['dist/test/chaos/**/*.test.js'], images: ['REDIS_IMAGE', 'NGINX_IMAGE', 'PROMETHEUS_IMAGE'], needsCompose: true, concurrency: 1 }],
 ]);
 
 const DEFAULTS: Record<string, string> = DEFAULT_IMAGES;

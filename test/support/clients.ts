@@ -214,6 +214,9 @@ export class ResumingDevice {
   readonly connectErrors: string[] = [];
   readonly disconnects: string[] = [];
   readonly sessionEnds: SessionEndedPayload[] = [];
+  /** When each session.ready came and each disconnect happened (Date.now()): the chaos suite measures time back from them. */
+  readonly readyTimes: number[] = [];
+  readonly disconnectTimes: number[] = [];
   /** Cursor of the last user-feed notification processed (what the next connect sends as `since`). */
   cursor: string | undefined;
   /** Cursor of the last broadcast processed (`broadcastSince`). */
@@ -293,6 +296,7 @@ export class ResumingDevice {
     });
     socket.on(ClientEvents.SessionReady, (payload) => {
       this.readies.push(payload);
+      this.readyTimes.push(Date.now());
       this.events.push({ kind: 'ready', connection: this.connections, payload });
       if (payload.cursor === null) this.cursor ??= FEED_START;
       else if (this.cursor === undefined || !payload.recovered) this.cursor = payload.cursor;
@@ -301,7 +305,10 @@ export class ResumingDevice {
       else if (this.broadcastCursor === undefined || !broadcast.recovered) this.broadcastCursor = broadcast.cursor;
     });
     socket.on(ClientEvents.SessionEnded, (payload) => this.sessionEnds.push(payload));
-    socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.on('disconnect', (reason) => {
+      this.disconnects.push(reason);
+      this.disconnectTimes.push(Date.now());
+    });
     socket.on('connect_error', (error) => {
       this.connectErrors.push(error.message);
       // A refusal by the server (not a transport failure) is final for socket.io-client: it does not retry by itself.

@@ -25,3 +25,4 @@ export * from './durable.js';
 export * from './tcp-proxy.js';
 export * from './browser.js';
 export * from './inbox-device.js';
+export * from './gateway-health.js';

@@ -15,3 +15,5 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const { ContainersTopology } = await import('./containers-topology.js');
   return ContainersTopology.start(options);
 }
+/** The processes topology whatever HERALD_TOPOLOGY says: the chaos suite runs it next to the compose stack. */
+export { ProcessesTopology } from './processes-topology.js';
