@@ -169,3 +169,72 @@ describe(`durable: ingest (INGEST_CLAIM_IDLE_MS=${CLAIM_IDLE_MS}, INGEST_MAX_ATT
     assert.match(fields['error'] ?? '', /WRONGTYPE/, `the dead letter carries the error of the last attempt; the gateways logged:\n${logged.join('\n')}`);
   });
 });
+
+/**
+ * The reader (the ingest lease holder) dies holding commands it read but never acknowledged, with the claim idle time
+ * as shipped (30 s). The instance that takes the lease next claims them at once, whatever their idle time: its
+ * devices get them within a lease or so, not INGEST_CLAIM_IDLE_MS later.
+ */
+describe('durable: ingest takeover after the reader dies (INGEST_CLAIM_IDLE_MS as shipped)', () => {
+  const SHIPPED_CLAIM_IDLE_MS = 30_000;
+  let topology: Topology;
+  let sdk: HeraldPublisher;
+  let redis: HeraldRedis;
+  const devices: ResumingDevice[] = [];
+
+  before(async () => {
+    ({ topology, sdk, redis } = await startDurable({ gateways: 2 }));
+  });
+
+  after(async () => {
+    await cleanUp(...devices, sdk, redis, topology);
+  });
+
+  it('the next reader takes over what the dead one held at once, in well under INGEST_CLAIM_IDLE_MS; 0 lost, 0 duplicated', async (t) => {
+    const users = Array.from({ length: 10 }, (_, index) => `tk-user-${index}`);
+    const ledger = new DeliveryLedger();
+    let stranded: PendingEntry[] = [];
+    let killedAt = 0;
+    for (let attempt = 1; attempt <= 4 && stranded.length === 0; attempt++) {
+      await waitUntil(async () => (await redis.ingestReader()) !== null, 'an instance to hold the ingest lease');
+      const reader = await redis.ingestReader();
+      const victim = topology.gateways.findIndex((gateway) => gateway.instanceId === reader);
+      assert.ok(victim >= 0, `the lease holder ${String(reader)} is one of the gateways`);
+      // The devices are on the other instance, which survives.
+      for (const user of users.filter(() => attempt === 1)) {
+        const device = await ResumingDevice.connect(topology.at(1 - victim).url, user);
+        devices.push(device);
+        ledger.track(device);
+      }
+      const burst = 1500 * attempt;
+      const publishing = publishSteadily(sdk, { users, count: burst, ratePerSecond: 100_000, maxDurationMs: 10_000, type: 'takeover', idPrefix: `tk${attempt}`, ledger });
+      const readerPending = async (): Promise<number> => (await redis.commandConsumers()).find((consumer) => consumer.name === reader)?.pending ?? 0;
+      await waitUntil(async () => (await readerPending()) > 0, 'the reader to hold unacknowledged commands', 10_000, 1).catch(() => undefined);
+      await topology.killGateway(victim);
+      killedAt = Date.now();
+      stranded = (await redis.pendingCommands()).filter((entry) => entry.consumer === reader);
+      const load = await publishing;
+      t.diagnostic(`attempt ${attempt}: ${describeLoad(load)}; ${stranded.length} stranded on the dead reader`);
+      if (stranded.length === 0) {
+        await topology.launchGateway(victim);
+        await waitUntil(() => redis.commandsSettled(), 'the attempt to be settled', 20_000);
+      }
+    }
+    assert.ok(stranded.length > 0, 'the reader never died holding unacknowledged commands in 4 attempts');
+
+    const strandedIds = new Set(stranded.map((entry) => entry.id));
+    // Half the claim idle time: what waited for it would still be pending; what is taken over at once is long done.
+    await waitUntil(
+      async () => !(await redis.pendingCommands()).some((entry) => strandedIds.has(entry.id)),
+      `the ${strandedIds.size} stranded command(s) to be taken over and acknowledged`,
+      SHIPPED_CLAIM_IDLE_MS / 2,
+    );
+    t.diagnostic(`stranded commands acknowledged ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+    await waitUntil(() => redis.commandsSettled(), 'every command to be acknowledged', SHIPPED_CLAIM_IDLE_MS / 2);
+    await waitUntil(() => ledger.complete(), 'every device to receive every accepted notification', 10_000).catch(() => undefined);
+    const order = new Map(await Promise.all(users.map(async (user) => [user, await redis.feedIds(user)] as const)));
+    const rows = ledger.rows(order);
+    diagnoseLines(t, DeliveryLedger.table(rows));
+    DeliveryLedger.assertClean(rows, 'after the reader died and the next one took over');
+  });
+});

@@ -1,4 +1,4 @@
-import { BROADCAST_FEED_KEYS, COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, userFeedKeys, type FeedKeys, type Pattern } from '@herald/contracts';
+import { BROADCAST_FEED_KEYS, COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, INGEST_LEASE_KEY, userFeedKeys, type FeedKeys, type Pattern } from '@herald/contracts';
 import { createClient, type RedisClientType } from 'redis';
 
 /** One stream entry: its id and its fields (field order kept). */
@@ -151,6 +151,11 @@ export class HeraldRedis {
   async commandsSettled(): Promise<boolean> {
     const [group, last] = await Promise.all([this.commandGroup(), this.lastCommandId()]);
     return group !== undefined && group.pending === 0 && group.lastDeliveredId === last;
+  }
+
+  /** The consumer (the gateway's INSTANCE_ID) that holds the ingest lease: the one instance reading the command stream. */
+  async ingestReader(): Promise<string | null> {
+    return this.client.get(INGEST_LEASE_KEY);
   }
 
   /** The consumers of the gateways' group and how many entries each holds unacknowledged. */

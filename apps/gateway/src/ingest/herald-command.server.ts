@@ -164,9 +164,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
         this.log.warn('lost the command stream lease: another instance reads the stream now');
       } else if (!this.reader && held) {
         this.log.log('took the command stream lease: this instance reads the stream');
-        // What the previous reader read and never acknowledged comes first, in stream order: it has been idle at least
-        // since that reader stopped renewing.
-        await this.reclaim(leaseMs);
+        // What the previous reader read and never acknowledged comes first, in stream order, however recently it was
+        // read: that reader stopped renewing its lease a lease ago (it died, or lost Redis). Waiting for those entries
+        // to be idle claimIdleMs would delay its last commands by that much; if it was only slow and still stores
+        // them, the store's dedupe by id keeps one copy.
+        await this.reclaimFromPreviousReader();
         this.reader = true;
       }
     } catch (error) {
@@ -344,24 +346,40 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     }, interval);
   }
 
-  /** Entries idle for minIdleMs: dead-letter those delivered maxAttempts times, claim and handle the others. */
-  private async reclaim(minIdleMs = this.options.claimIdleMs): Promise<void> {
+  /** Every entry other instances read and did not acknowledge, whatever its idle time, batch after batch. */
+  private async reclaimFromPreviousReader(): Promise<void> {
+    // Through the pending list in id order, a batch at a time (bounded: the list is finite and each round moves on).
+    let after = '-';
+    for (let round = 0; round < 10_000 && !this.closed; round++) {
+      const last = await this.reclaim(0, true, after);
+      if (last === undefined) return;
+      after = `(${last}`;
+    }
+  }
+
+  /**
+   * Entries idle for minIdleMs (of other instances only, with `othersOnly`): dead-letter those delivered maxAttempts
+   * times, claim and handle the others. Returns the id of the last pending entry it looked at when it saw a full
+   * batch (there may be more after it), else undefined.
+   */
+  private async reclaim(minIdleMs = this.options.claimIdleMs, othersOnly = false, after = '-'): Promise<string | undefined> {
     const { maxAttempts, consumer } = this.options;
-    const claimIdleMs = minIdleMs;
-    const pending = (await this.writer.call('XPENDING', COMMAND_STREAM, COMMAND_GROUP, 'IDLE', claimIdleMs, '-', '+', this.batchSize)) as Array<
+    const pending = (await this.writer.call('XPENDING', COMMAND_STREAM, COMMAND_GROUP, 'IDLE', minIdleMs, after, '+', this.batchSize)) as Array<
       [string, string, number, number]
     >;
     const retry: string[] = [];
-    for (const [id, , , deliveries] of pending) {
+    for (const [id, owner, , deliveries] of pending) {
+      if (othersOnly && owner === consumer) continue;
       if (deliveries >= maxAttempts) await this.deadLetter(id, deliveries, this.lastErrors.get(id) ?? 'failed on an instance that is gone');
       else retry.push(id);
     }
     if (retry.length > 0) {
-      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, claimIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
+      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, minIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
       // An entry deleted meanwhile comes back empty (or not at all): nothing to do for it.
       await this.process(claimed.filter((entry): entry is StreamEntry => entry?.[1] != null));
     }
     if (++this.reclaimRounds % 100 === 0) await this.forgetIdleConsumers();
+    return pending.length < this.batchSize ? undefined : pending.at(-1)?.[0];
   }
 
   private async deadLetter(id: string, attempts: number, error: string): Promise<void> {
