@@ -15,7 +15,7 @@ interface PendingAck {
 
 /**
  * Delivery acknowledgements of one user, gathered for INBOX_ACK_COALESCE_MS and written to Redis as one: the highest
- * cursor. Each device acknowledges at most every 250 ms, a user's devices each on their own, and only the highest
+ * cursor. Each device acknowledges at most once a second (the SDK's default), a user's devices each on their own, and only the highest
  * cursor moves the delivered mark, so the rest were Redis calls for nothing (performance.md, phase 7). The window of
  * a user starts with its first acknowledgement, so the writes of different users stay spread out.
  *
