@@ -6,15 +6,44 @@ describe('AckBatcher', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
   afterEach(() => mock.timers.reset());
 
-  const batcher = (connected: { value: boolean } = { value: true }) => {
+  const batcher = (connected: { value: boolean } = { value: true }, random = () => 0) => {
     const sent: Array<{ cursor: string; at: number }> = [];
-    const acks = new AckBatcher((cursor) => {
-      if (!connected.value) return false;
-      sent.push({ cursor, at: Date.now() });
-      return true;
-    }, 250);
+    const acks = new AckBatcher(
+      (cursor) => {
+        if (!connected.value) return false;
+        sent.push({ cursor, at: Date.now() });
+        return true;
+      },
+      250,
+      () => Date.now(),
+      random,
+    );
     return { acks, sent };
   };
+
+  /** Millisecond by millisecond, so that each timer sees its own time. */
+  const advance = (ms: number): void => {
+    for (let step = 0; step < ms; step++) mock.timers.tick(1);
+  };
+
+  it('spreads the sends of devices that processed the same notification at once over half an interval', () => {
+    const devices = [0, 0.5, 0.99].map((draw) => batcher({ value: true }, () => draw));
+    for (const { acks } of devices) acks.processed('e.1');
+    mock.timers.tick(0);
+    advance(1000);
+    assert.deepEqual(
+      devices.map(({ sent }) => sent.map(({ at }) => at)),
+      [[0], [62], [123]],
+    );
+    // Later sends too: the interval plus the device's own extra.
+    for (const { acks } of devices) acks.processed('e.2');
+    mock.timers.tick(0);
+    advance(1000);
+    assert.deepEqual(
+      devices.map(({ sent }) => sent[1]?.at),
+      [1000, 1062, 1123],
+    );
+  });
 
   it('sends the highest cursor of a burst once, then at most one per interval, only when it moved', () => {
     const { acks, sent } = batcher();

@@ -11,6 +11,11 @@ export const DEFAULT_ACK_INTERVAL_MS = 1000;
  * Batches delivery acknowledgements: the highest processed cursor is sent at most once per `intervalMs`, only when it
  * moved since the last one sent, and once more on close (`flush()`). One packet per notification would double the
  * socket traffic of a busy feed; the server only needs the highest cursor.
+ *
+ * Each send waits a random extra of up to half the interval. Devices that get the same notifications at the same
+ * moment (a broadcast, a burst to many users, everybody connected at once) would otherwise acknowledge in the same
+ * millisecond, every interval: bursts of thousands of packets that stall the gateway's event loop and the latency of
+ * everything else (measured: saturation 5,300 vs 8,000/s without acknowledgements, docs/performance.md).
  */
 export class AckBatcher {
   private latest: string | undefined;
@@ -23,6 +28,7 @@ export class AckBatcher {
     private readonly send: (cursor: string) => boolean,
     private readonly intervalMs: number,
     private readonly now: () => number = () => Date.now(),
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** Everything up to `cursor` (of the user's feed, in feed order) has been processed. */
@@ -53,7 +59,7 @@ export class AckBatcher {
 
   private schedule(): void {
     if (this.timer !== undefined || this.latest === undefined || this.latest === this.sent) return;
-    const wait = Math.max(0, this.lastSentAt + this.intervalMs - this.now());
+    const wait = Math.max(0, this.lastSentAt + this.intervalMs - this.now()) + Math.floor(this.random() * (this.intervalMs / 2));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
