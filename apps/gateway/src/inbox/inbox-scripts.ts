@@ -1,3 +1,5 @@
+import { READ_STATE_ROUTE_MARK } from '@herald/contracts';
+
 /**
  * The Redis scripts of the inbox. Each touches the keys of one feed only (one hash tag, so one Cluster slot).
  *
@@ -38,6 +40,10 @@ local function stateJson(unread, readUpTo, ids)
   if readUpTo then json = json .. '"' .. readUpTo .. '"' else json = json .. 'null' end
   if ids then json = json .. ',"ids":' .. cjson.encode(ids) end
   return json .. '}'
+end
+-- A read-state route message (RouteMessage in libs/contracts): valid at the feed's head cursor.
+local function publishReadState(channel, headCursor, version, unread, readUpTo, ids)
+  redis.call('SPUBLISH', channel, headCursor .. ' ${READ_STATE_ROUTE_MARK} ' .. version .. ' ' .. stateJson(unread, readUpTo, ids))
 end
 local function nowMs()
   local time = redis.call('TIME')
@@ -125,7 +131,7 @@ redis.call('SPUBLISH', ARGV[3], cursor .. ' ' .. ARGV[8] .. ' ' .. ARGV[9] .. ' 
 if unreadDropped > 0 then
   local version = redis.call('HINCRBY', meta, 'v', 1)
   local unread, readUpTo = readState(meta, log, reads, epoch, seq)
-  redis.call('SPUBLISH', ARGV[3], cursor .. ' inbox.updated ' .. version .. ' ' .. stateJson(unread, readUpTo, nil))
+  publishReadState(ARGV[3], cursor, version, unread, readUpTo, nil)
 end
 return {1, epoch, seq}
 `;
@@ -207,7 +213,7 @@ if #marked > 0 then
 end
 local unread, readUpTo = readState(meta, log, reads, epoch, head)
 if #marked > 0 then
-  redis.call('SPUBLISH', ARGV[1], epoch .. '.' .. head .. ' inbox.updated ' .. version .. ' ' .. stateJson(unread, readUpTo, marked))
+  publishReadState(ARGV[1], epoch .. '.' .. head, version, unread, readUpTo, marked)
 end
 return {epoch, head, unread, readUpTo, version, unpack(marked)}
 `;
@@ -242,7 +248,7 @@ if upTo > r then
 end
 local unread, readUpTo = readState(meta, log, reads, epoch, head)
 if moved == 1 then
-  redis.call('SPUBLISH', ARGV[1], epoch .. '.' .. head .. ' inbox.updated ' .. version .. ' ' .. stateJson(unread, readUpTo, nil))
+  publishReadState(ARGV[1], epoch .. '.' .. head, version, unread, readUpTo, nil)
 end
 return {epoch, head, unread, readUpTo, version, moved}
 `;
