@@ -6,8 +6,8 @@ import {
   MetricsSnapshot,
   ProcessesTopology,
   REPO_ROOT,
-  TEST_JWT_SECRET,
   composeProjectName,
+  composeStackEnv,
   fromAddress,
   isGatewayReady,
   present,
@@ -169,14 +169,7 @@ export class ComposeChaosTarget implements ChaosTarget {
 
   static async start(): Promise<ComposeChaosTarget> {
     const config = topologyConfig();
-    const env = {
-      HERALD_IMAGE: config.HERALD_GATEWAY_IMAGE,
-      NODE_IMAGE: config.NODE_IMAGE,
-      REDIS_IMAGE: config.REDIS_IMAGE,
-      NGINX_IMAGE: config.NGINX_IMAGE,
-      PROMETHEUS_IMAGE: config.PROMETHEUS_IMAGE,
-      JWT_SECRET: TEST_JWT_SECRET,
-    };
+    const env = composeStackEnv(config);
     const stack = await ComposeStack.up({ projectName: composeProjectName(config.HERALD_TEST_RUN_ID), files: COMPOSE_FILES, env });
     const target = new ComposeChaosTarget(stack, env);
     target.followLogs();

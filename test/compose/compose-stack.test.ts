@@ -7,8 +7,8 @@ import {
   MetricsSnapshot,
   ResumingDevice,
   PrometheusApi,
-  TEST_JWT_SECRET,
   composeProjectName,
+  composeStackEnv,
   connectClient,
   loadAlertRules,
   signToken,
@@ -47,14 +47,7 @@ describe('docker compose up: the stack ops run, on a real engine', () => {
     stack = await ComposeStack.up({
       projectName: composeProjectName(config.HERALD_TEST_RUN_ID),
       files: ['docker-compose.yml', 'docker/compose.without-grafana.yml'],
-      env: {
-        HERALD_IMAGE: config.HERALD_GATEWAY_IMAGE,
-        NODE_IMAGE: config.NODE_IMAGE,
-        REDIS_IMAGE: config.REDIS_IMAGE,
-        NGINX_IMAGE: config.NGINX_IMAGE,
-        PROMETHEUS_IMAGE: config.PROMETHEUS_IMAGE,
-        JWT_SECRET: TEST_JWT_SECRET,
-      },
+      env: composeStackEnv(config),
     });
   });
 

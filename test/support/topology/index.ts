@@ -3,7 +3,7 @@ import { topologyConfig } from './topology-config.js';
 import type { Topology, TopologyOptions } from './topology.js';
 
 export * from './topology.js';
-export { DEFAULT_IMAGES, DOCKER_HINT, RUN_LABEL, composeProjectName, topologyConfig, type TopologyConfig } from './topology-config.js';
+export { DEFAULT_IMAGES, DOCKER_HINT, RUN_LABEL, composeProjectName, composeStackEnv, topologyConfig, type TopologyConfig } from './topology-config.js';
 
 /**
  * Starts the topology this test run asks for: `HERALD_TOPOLOGY=processes` (the default, what `npm test` uses) or

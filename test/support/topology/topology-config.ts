@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { TEST_JWT_SECRET } from '../tokens.js';
 
 /** Official images, as in docker-compose.yml; a machine without a registry sets the variables (scripts/docker-local.sh). */
 export const DEFAULT_IMAGES = {
@@ -53,4 +54,16 @@ export function topologyConfig(env: NodeJS.ProcessEnv = process.env): TopologyCo
   const config = { ...parsed.data, HERALD_TEST_RUN_ID: parsed.data.HERALD_TEST_RUN_ID ?? `local-${randomBytes(4).toString('hex')}` };
   if (env === process.env) cached = config;
   return config;
+}
+
+/** What the project's docker-compose.yml reads for a test run: this run's images and the test secret. */
+export function composeStackEnv(config: TopologyConfig): Record<string, string> {
+  return {
+    HERALD_IMAGE: config.HERALD_GATEWAY_IMAGE,
+    NODE_IMAGE: config.NODE_IMAGE,
+    REDIS_IMAGE: config.REDIS_IMAGE,
+    NGINX_IMAGE: config.NGINX_IMAGE,
+    PROMETHEUS_IMAGE: config.PROMETHEUS_IMAGE,
+    JWT_SECRET: TEST_JWT_SECRET,
+  };
 }
