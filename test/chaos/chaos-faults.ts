@@ -1,3 +1,4 @@
+import { INGEST_LEASE_KEY } from '@herald/contracts';
 import type { AllowedError, Fault } from './chaos-run.js';
 import type { ChaosTarget } from './chaos-target.js';
 
@@ -34,10 +35,9 @@ export const crashBusiest: Fault = {
   allowedErrors: NONE,
   async run({ target, redis, mark }) {
     const { index, sockets } = await busiestGateway(target);
-    // Which command streams it reads (their leases): its last commands of those wait to be claimed by the next readers.
-    const held: Record<string, number> = {};
-    for (const holder of (await redis.ingestLeases()).values()) held[holder] = (held[holder] ?? 0) + 1;
-    mark(`kill -9 ${target.gatewayNames[index]} (sockets per gateway ${JSON.stringify(sockets)}; command streams read per instance ${JSON.stringify(held)})`);
+    // Whether it is also the ingest reader (the command stream lease holder): then its last commands wait to be claimed.
+    const reader = await redis.command<string | null>('GET', INGEST_LEASE_KEY);
+    mark(`kill -9 ${target.gatewayNames[index]} (sockets per gateway ${JSON.stringify(sockets)}; ingest reader ${String(reader)})`);
     await target.crashGateway(index);
   },
 };

@@ -133,16 +133,6 @@ describe(`durable: rolling restart of 3 instances behind nginx, ${DEVICES} devic
     const gaps = devices.flatMap((device) => device.readies.filter((ready) => !ready.recovered).map((ready) => `${device.name}: ${JSON.stringify(ready.gap)}`));
     assert.deepEqual(gaps.slice(0, 10), [], `${gaps.length} resumes with a gap`);
     for (const user of users) assert.equal((order.get(user) ?? []).length, new Set(order.get(user)).size, `${user}: no id stored twice`);
-    // A user's commands share a partition, read by one instance at a time while the leases move with every restart:
-    // each feed holds them in publish order (ids roll-<n>, n rising).
-    for (const user of users) {
-      const published = (order.get(user) ?? []).map((id) => Number(id.slice(id.lastIndexOf('-') + 1)));
-      assert.deepEqual(
-        published,
-        [...published].sort((a, b) => a - b),
-        `${user}: stored in publish order`,
-      );
-    }
   });
 });
 

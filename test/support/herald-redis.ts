@@ -1,14 +1,4 @@
-import {
-  BROADCAST_FEED_KEYS,
-  COMMAND_GROUP,
-  COMMAND_STREAM,
-  COMMAND_STREAMS,
-  DEAD_LETTER_STREAM,
-  ingestLeaseKey,
-  userFeedKeys,
-  type FeedKeys,
-  type Pattern,
-} from '@herald/contracts';
+import { BROADCAST_FEED_KEYS, COMMAND_GROUP, COMMAND_STREAM, DEAD_LETTER_STREAM, INGEST_LEASE_KEY, userFeedKeys, type FeedKeys, type Pattern } from '@herald/contracts';
 import { createClient, type RedisClientType } from 'redis';
 
 /** One stream entry: its id and its fields (field order kept). */
@@ -19,8 +9,6 @@ export interface StreamEntry {
 
 /** One entry of XPENDING's extended form. */
 export interface PendingEntry {
-  /** The command stream it was read from. */
-  stream: string;
   id: string;
   consumer: string;
   idleMs: number;
@@ -116,7 +104,7 @@ export class HeraldRedis {
     return this.shardSubscribers(userFeedKeys(userId).route);
   }
 
-  /** A command XADDed to the shared command stream the way a non-SDK service may; resolves with the stream entry id. */
+  /** A command XADDed to the command stream the way a non-SDK service does; resolves with the stream entry id. */
   async addCommand(pattern: Pattern, data: unknown): Promise<string> {
     return this.addRawCommand({ pattern, data: JSON.stringify(data) });
   }
@@ -125,16 +113,16 @@ export class HeraldRedis {
     return String(await this.command('XADD', COMMAND_STREAM, '*', ...Object.entries(fields).flat()));
   }
 
-  /** Entries of a command stream (the gateways delete an entry once it is acknowledged). */
-  async commandRange(stream: string, from = '-', to = '+'): Promise<StreamEntry[]> {
-    return asEntries(await this.command('XRANGE', stream, from, to));
+  /** Entries of the command stream (the gateways delete an entry once it is acknowledged). */
+  async commandRange(from = '-', to = '+'): Promise<StreamEntry[]> {
+    return asEntries(await this.command('XRANGE', COMMAND_STREAM, from, to));
   }
 
-  /** The gateways' consumer group on a command stream, or undefined before any gateway created it. */
-  async commandGroup(stream: string): Promise<CommandGroupInfo | undefined> {
+  /** The gateways' consumer group on the command stream, or undefined before any gateway created it. */
+  async commandGroup(): Promise<CommandGroupInfo | undefined> {
     let groups: unknown;
     try {
-      groups = await this.command('XINFO', 'GROUPS', stream);
+      groups = await this.command('XINFO', 'GROUPS', COMMAND_STREAM);
     } catch {
       return undefined; // no stream yet
     }
@@ -147,70 +135,57 @@ export class HeraldRedis {
     return undefined;
   }
 
-  /** The last entry id ever added to a command stream ('0-0' if none). */
-  async lastCommandId(stream: string): Promise<string> {
+  /** The last entry id ever added to the command stream ('0-0' if none). */
+  async lastCommandId(): Promise<string> {
     try {
-      return String(asRecord(await this.command('XINFO', 'STREAM', stream))['last-generated-id']);
+      return String(asRecord(await this.command('XINFO', 'STREAM', COMMAND_STREAM))['last-generated-id']);
     } catch {
       return '0-0';
     }
   }
 
   /**
-   * True once every command XADDed so far, to any command stream, has been read by some gateway and acknowledged:
-   * nothing new, nothing pending. The exact barrier for commands published through the streams.
+   * True once every command XADDed so far has been read by some gateway and acknowledged: nothing new, nothing
+   * pending. The exact barrier for commands published through the stream.
    */
   async commandsSettled(): Promise<boolean> {
-    const settled = await Promise.all(
-      COMMAND_STREAMS.map(async (stream) => {
-        const [group, last] = await Promise.all([this.commandGroup(stream), this.lastCommandId(stream)]);
-        return group !== undefined && group.pending === 0 && group.lastDeliveredId === last;
-      }),
-    );
-    return settled.every(Boolean);
+    const [group, last] = await Promise.all([this.commandGroup(), this.lastCommandId()]);
+    return group !== undefined && group.pending === 0 && group.lastDeliveredId === last;
   }
 
-  /** Which consumer (a gateway's INSTANCE_ID) holds each command stream's lease: the instance reading it. */
-  async ingestLeases(): Promise<Map<string, string>> {
-    const holders = await Promise.all(COMMAND_STREAMS.map((stream) => this.client.get(ingestLeaseKey(stream))));
-    return new Map(COMMAND_STREAMS.flatMap((stream, index) => (holders[index] === null ? [] : [[stream, holders[index]] as const])));
+  /** The consumer (the gateway's INSTANCE_ID) that holds the ingest lease: the one instance reading the command stream. */
+  async ingestReader(): Promise<string | null> {
+    return this.client.get(INGEST_LEASE_KEY);
   }
 
-  /** The instance holding the most command stream leases (the first of them on a tie), or null when none is held. */
-  async busiestIngestReader(): Promise<string | null> {
-    const counts = new Map<string, number>();
-    for (const holder of (await this.ingestLeases()).values()) counts.set(holder, (counts.get(holder) ?? 0) + 1);
-    return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
-  }
-
-  /** The consumers of the gateways' group and how many entries each holds unacknowledged, over every command stream. */
+  /** The consumers of the gateways' group and how many entries each holds unacknowledged. */
   async commandConsumers(): Promise<Array<{ name: string; pending: number; idleMs: number }>> {
-    const consumers = new Map<string, { name: string; pending: number; idleMs: number }>();
-    // All streams at once: a test polling for a consumer's pending entries must see them while they last.
-    const replies = await Promise.all(COMMAND_STREAMS.map((stream) => this.command('XINFO', 'CONSUMERS', stream, COMMAND_GROUP).catch(() => [])));
-    for (const reply of replies) {
-      for (const consumer of reply as unknown[]) {
-        const info = asRecord(consumer);
-        const name = String(info['name']);
-        const known = consumers.get(name) ?? { name, pending: 0, idleMs: Number.POSITIVE_INFINITY };
-        known.pending += Number(info['pending']);
-        known.idleMs = Math.min(known.idleMs, Number(info['idle']));
-        consumers.set(name, known);
-      }
+    let reply: unknown;
+    try {
+      reply = await this.command('XINFO', 'CONSUMERS', COMMAND_STREAM, COMMAND_GROUP);
+    } catch {
+      return [];
     }
-    return [...consumers.values()];
+    return (reply as unknown[]).map((consumer) => {
+      const info = asRecord(consumer);
+      return { name: String(info['name']), pending: Number(info['pending']), idleMs: Number(info['idle']) };
+    });
   }
 
-  /** Read but unacknowledged command entries of every command stream (XPENDING, extended form), up to `count` each. */
+  /** Read but unacknowledged command entries (XPENDING, extended form), up to `count`. */
   async pendingCommands(count = 10_000): Promise<PendingEntry[]> {
-    const pending: PendingEntry[] = [];
-    const replies = await Promise.all(COMMAND_STREAMS.map((stream) => this.command('XPENDING', stream, COMMAND_GROUP, '-', '+', String(count)).catch(() => [])));
-    for (const [index, reply] of replies.entries()) {
-      for (const [id, consumer, idle, deliveries] of reply as unknown[][]) {
-        pending.push({ stream: COMMAND_STREAMS[index], id: String(id), consumer: String(consumer), idleMs: Number(idle), deliveries: Number(deliveries) });
-      }
+    let reply: unknown;
+    try {
+      reply = await this.command('XPENDING', COMMAND_STREAM, COMMAND_GROUP, '-', '+', String(count));
+    } catch {
+      return [];
     }
-    return pending;
+    return (reply as unknown[][]).map(([id, consumer, idle, deliveries]) => ({
+      id: String(id),
+      consumer: String(consumer),
+      idleMs: Number(idle),
+      deliveries: Number(deliveries),
+    }));
   }
 
   async deadLetters(): Promise<StreamEntry[]> {

@@ -60,7 +60,6 @@ export async function startGateway(config: AppConfig): Promise<void> {
     leaseMs: config.ingest.leaseMs,
     onFailure: () => metrics.ingestFailed(),
     onDeadLetter: (pattern) => metrics.commandDeadLettered(pattern),
-    onStreamsRead: (count) => metrics.ingestStreamsRead(count),
   });
   redisStatus.watch((listener) => transport.on('connection', listener));
   app.connectMicroservice({ strategy: transport });

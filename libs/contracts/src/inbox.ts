@@ -9,30 +9,16 @@
 export const KEY_PREFIX = 'herald';
 
 /**
- * The shared command stream: any publisher may XADD commands here (fields `pattern`, `data`: docs/protocol.md). One
- * consumer group reads it, like every command stream below. All command streams, their leases and the dead-letter
- * stream share one hash tag: moving an entry between them is one script, and one XREADGROUP reads several, in one slot.
+ * The stream publishers XADD commands to (fields `pattern`, `data`: docs/protocol.md). One consumer group reads it.
+ * It and its dead-letter stream share a hash tag: moving an entry between them is one script, in one slot.
  */
 export const COMMAND_STREAM = `${KEY_PREFIX}:{commands}`;
-/**
- * How many partitioned command streams there are. A command for one user goes to partition `crc32(userId) % 8`
- * (CRC-32 of the UTF-8 bytes, as zlib, Python's `zlib.crc32` and Go's `crc32.ChecksumIEEE` compute it): each
- * partition is read by one instance at a time, so one user's commands are stored in publish order while the
- * partitions spread over the instances. Fixed: publishers and gateways must agree on it.
- */
-export const COMMAND_PARTITIONS = 8;
-/** Partition `partition`'s command stream: `herald:{commands}:<partition>`. */
-export const commandPartitionStream = (partition: number): string => `${COMMAND_STREAM}:${partition}`;
-/** Every command stream the gateways read: the shared one first, then the partitions. */
-export const COMMAND_STREAMS: readonly string[] = [COMMAND_STREAM, ...Array.from({ length: COMMAND_PARTITIONS }, (_, partition) => commandPartitionStream(partition))];
-/** The consumer group of every gateway instance on each command stream. */
+/** The consumer group of every gateway instance on COMMAND_STREAM. */
 export const COMMAND_GROUP = 'herald-gateways';
 /** Commands that failed INGEST_MAX_ATTEMPTS times are moved here, with the error, for an operator to inspect. */
 export const DEAD_LETTER_STREAM = `${KEY_PREFIX}:{commands}:dead`;
-/** Which instance reads a command stream, when commands are stored in stream order (INGEST_ORDERED): a lease each. */
-export const ingestLeaseKey = (stream: string): string => `${stream}:reader`;
-/** Sorted set of the instances taking part in ordered ingest (score: when each one's registration expires). */
-export const INGEST_READERS_KEY = `${KEY_PREFIX}:{commands}:readers`;
+/** Which instance reads the command stream, when commands are stored in stream order (INGEST_ORDERED): a lease. */
+export const INGEST_LEASE_KEY = `${KEY_PREFIX}:{commands}:reader`;
 
 /** The two kinds of feed a device follows: its user's inbox, and the broadcast feed every device shares. */
 export const Feeds = {

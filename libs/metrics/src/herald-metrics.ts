@@ -118,7 +118,6 @@ export class HeraldMetrics {
   private readonly liveDuplicates: Counter;
   private readonly deadLettered: Record<Pattern | typeof UNKNOWN_PATTERN_LABEL, Counter.Internal>;
   private readonly ingestFailures: Counter;
-  private readonly ingestStreams: Gauge;
   private readonly socketWrites: Record<SocketWritePath, DeferredCount>;
   private readonly fastJson: Gauge;
   private routeSubscriptionsSource: () => number = () => 0;
@@ -313,11 +312,6 @@ export class HeraldMetrics {
       registers,
     });
     this.ingestFailures.inc(0);
-    this.ingestStreams = new Gauge({
-      name: name('ingest_streams_read'),
-      help: 'Command streams this instance reads now (ordered ingest: the leases it holds, its share of the partitions).',
-      registers,
-    });
     const writes = new Counter({
       name: name('socket_writes_total'),
       help: "Notification writes to sockets, by path: frame (one pre-built WebSocket frame) or engine (engine.io's own path, the fallback).",
@@ -498,10 +492,6 @@ export class HeraldMetrics {
 
   ingestFailed(): void {
     this.ingestFailures.inc();
-  }
-
-  ingestStreamsRead(count: number): void {
-    this.ingestStreams.set(count);
   }
 
   socketWrite(path: SocketWritePath): void {

@@ -1,11 +1,10 @@
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { COMMAND_STREAM } from '@herald/contracts';
 import { Redis } from 'ioredis';
-import { commandEntries } from './command-partitions.js';
 
 /**
- * The client side of Herald's command transport: `emit(pattern, data)` appends the command to its user's partition of
- * the command streams (`XADD herald:{commands}:<crc32(userId) % 8> * pattern <pattern> data <JSON>`, the format
- * docs/protocol.md gives for any language; a `notify.users` becomes one entry per partition, added in one MULTI) and
+ * The client side of Herald's command transport: `emit(pattern, data)` appends one entry to the command stream
+ * (`XADD herald:{commands} * pattern <pattern> data <JSON>`, the format docs/protocol.md gives for any language) and
  * completes once Redis has accepted it. From then on the command survives gateway restarts: a gateway acknowledges it
  * only after storing it.
  *
@@ -54,15 +53,7 @@ export class HeraldStreamClient extends ClientProxy {
   protected async dispatchEvent<T>(packet: ReadPacket): Promise<T> {
     const client = await this.connect();
     const { pattern, data } = this.serializer.serialize(packet) as { pattern: unknown; data: unknown };
-    const entries = commandEntries(String(pattern), data);
-    if (entries.length === 1) return (await client.xadd(entries[0].stream, '*', 'pattern', String(pattern), 'data', JSON.stringify(entries[0].data))) as T;
-    // All parts or none: a caller that sees an error retries the whole command (same id, so no second copy).
-    const transaction = client.multi();
-    for (const entry of entries) transaction.xadd(entry.stream, '*', 'pattern', String(pattern), 'data', JSON.stringify(entry.data));
-    const results = await transaction.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('the MULTI adding the command was discarded');
-    return results.map(([, id]) => id) as T;
+    return (await client.xadd(COMMAND_STREAM, '*', 'pattern', String(pattern), 'data', JSON.stringify(data))) as T;
   }
 
   protected publish(_packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {

@@ -1,4 +1,3 @@
 export * from './herald-publisher.js';
 export * from './herald-publisher.module.js';
 export * from './herald-stream.client.js';
-export * from './command-partitions.js';

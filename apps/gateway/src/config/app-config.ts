@@ -61,12 +61,12 @@ const EnvSchema = z
     INGEST_CLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
     /** After this many failed attempts a command goes to the dead-letter stream. */
     INGEST_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
-    /** true: one instance at a time reads each command stream (shared out), so a user's commands keep publish order. false: all read all. */
+    /** true: one instance at a time reads the command stream, so commands are stored in publish order. false: all read. */
     INGEST_ORDERED: z
       .enum(['true', 'false'])
       .default('true')
       .transform((value) => value === 'true'),
-    /** How long a stream's lease lasts unrenewed: how soon other instances read the streams of one that died. */
+    /** How long the reading instance's lease lasts unrenewed: how soon another instance reads after it died. */
     INGEST_LEASE_MS: z.coerce.number().int().min(300).max(60_000).default(3000),
     /** How often the instance sends a probe through its own route subscriber (readiness proves the delivery path). */
     ROUTE_CANARY_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2000),

@@ -2,11 +2,10 @@ import { Logger } from '@nestjs/common';
 import { BaseRpcContext, Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import {
   COMMAND_GROUP,
-  COMMAND_STREAMS,
+  COMMAND_STREAM,
   CommandRejectReasons,
   DEAD_LETTER_STREAM,
-  INGEST_READERS_KEY,
-  ingestLeaseKey,
+  INGEST_LEASE_KEY,
   RedisClientRoles,
   replyChannel,
   type Pattern,
@@ -27,16 +26,13 @@ export interface HeraldCommandServerOptions {
   /** Deliveries after which a failing entry goes to the dead-letter stream. */
   maxAttempts: number;
   /**
-   * True: each command stream is read by one instance at a time (it holds that stream's lease in Redis), so the
-   * commands of a stream are stored in stream order, which is publish order for one publisher; the streams are
-   * shared out evenly between the instances. False: every instance reads every stream (two commands read by different
-   * instances at the same moment may be stored in either order).
+   * True: one instance at a time reads the stream (it holds a lease in Redis), so commands are stored in stream order,
+   * which is publish order for one publisher. False: every instance reads (more ingest throughput, but two commands
+   * read by different instances at the same moment may be stored in either order).
    */
   ordered: boolean;
-  /** How long a reader's lease lasts without renewal: how soon another instance reads after the reader died. */
+  /** How long the reader's lease lasts without renewal: how soon another instance reads after the reader died. */
   leaseMs: number;
-  /** The command streams to read (default COMMAND_STREAMS: the shared one and the partitions). */
-  streams?: readonly string[];
   /** Entries per XREADGROUP / reclaim round. */
   batchSize?: number;
   /** How long one XREADGROUP blocks waiting for entries. */
@@ -44,8 +40,6 @@ export interface HeraldCommandServerOptions {
   /** Told of every failed attempt and of every entry moved to the dead-letter stream (metrics). */
   onFailure?: (pattern: string) => void;
   onDeadLetter?: (pattern: string) => void;
-  /** Told how many command streams this instance reads, whenever that changes (metrics). */
-  onStreamsRead?: (count: number) => void;
 }
 
 /** Where a command came from: the stream entry it was read from, or a pub/sub channel. */
@@ -68,15 +62,11 @@ const MAX_BATCHES_IN_FLIGHT = 4;
  * Herald's command transport: the `@EventPattern` / `@MessagePattern` handlers of the ingest module, fed from two
  * sources.
  *
- * - **The command streams** (durable): the shared `herald:{commands}` and its partitions `herald:{commands}:<n>`, each
- *   read through one consumer group, so each command is handled by one instance. Ordered (the default), each stream
- *   has one reader at a time, the holder of its lease; the leases are shared out evenly between the live instances
- *   (one script per tick counts them and takes or gives back leases), so ingest work spreads while one user's
- *   commands, which share a partition, stay in order. An entry is acknowledged (and deleted) only once its handler
- *   resolved, i.e. once the notification is stored and routed. Entries idle longer than `claimIdleMs` (the handler
- *   failed) are claimed again by their stream's reader, and a new reader first claims everything its predecessor left
- *   pending; an entry delivered `maxAttempts` times goes to the dead-letter stream with its last error, in one
- *   script, so two instances cannot both move it.
+ * - **The command stream** (durable): every instance reads `herald:{commands}` through one consumer group, so each
+ *   command is handled by one instance. An entry is acknowledged (and deleted) only once its handler resolved, i.e.
+ *   once the notification is stored and routed. Entries idle longer than `claimIdleMs` (their instance died, or the
+ *   handler failed) are claimed again by any instance; an entry delivered `maxAttempts` times goes to the dead-letter
+ *   stream with its last error, in one script, so two instances cannot both move it.
  * - **Pub/sub** (compatibility): the Nest Redis wire format on channels named after the patterns, as before. Every
  *   instance receives each such command; handlers store it once (the store deduplicates by id). Requests
  *   (`presence.query`) are answered on `<pattern>.reply`, as Nest's own transport does.
@@ -91,27 +81,19 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private readonly blockMs: number;
   private reclaimTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
-  private readonly streams: readonly string[];
-  /** The streams this instance reads now: all when not ordered; when ordered, those whose lease it holds and keeps. */
-  private readStreams: string[] = [];
-  /** Ordered: the streams whose lease this instance held at the last tick. */
-  private held = new Set<string>();
-  /** Ordered: leases held beyond this instance's share: no longer read, given back once drained. */
-  private readonly releasing = new Set<string>();
-  /** Ordered: releasing streams with nothing read from them unfinished here (the read loop says so): the next tick gives them back. */
-  private readonly drained = new Set<string>();
+  /** Whether this instance reads the stream now: always when not ordered, while it holds the lease when ordered. */
+  private reader = false;
   private reclaimRounds = 0;
   private closed = false;
   private reading: Promise<void> | undefined;
-  /** Entries handled and waiting, per stream, for the acknowledgement in flight to come back (acknowledge()). */
-  private ackIds = new Map<string, string[]>();
+  /** Entries handled and waiting for the acknowledgement in flight to come back (acknowledge()). */
+  private ackIds: string[] = [];
   private acking: Promise<void> | undefined;
 
   constructor(private readonly options: HeraldCommandServerOptions) {
     super();
     this.initializeSerializer({});
     this.initializeDeserializer({ deserializer: new CommandDeserializer() });
-    this.streams = options.streams ?? COMMAND_STREAMS;
     this.batchSize = options.batchSize ?? 100;
     this.blockMs = options.blockMs ?? 1000;
   }
@@ -142,11 +124,9 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     const reader = this.clients.get(RedisClientRoles.Ingest);
     if (reader?.status === 'ready') await this.reading;
     await this.acking;
-    // The next readers need not wait for the leases to expire: a rolling deploy leaves no gap in ingest.
+    // The next reader need not wait for the lease to expire: a rolling deploy leaves no gap in ingest.
     if (this.options.ordered && this.writer.status === 'ready') {
-      await this.writer
-        .eval(LEAVE_SCRIPT, 1 + this.streams.length, INGEST_READERS_KEY, ...this.streams.map(ingestLeaseKey), this.options.consumer)
-        .catch(() => undefined);
+      await this.writer.eval(RELEASE_SCRIPT, 1, INGEST_LEASE_KEY, this.options.consumer).catch(() => undefined);
     }
     await Promise.all(
       [...this.clients.values()].map(async (client) => {
@@ -170,86 +150,33 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     this.scheduleReclaim();
   }
 
-  /**
-   * Ordered: registers this instance, renews its leases and takes free ones up to its even share, every leaseMs / 3
-   * (one script). A lease newly taken is read only after what its previous reader left pending has been claimed; a
-   * lease beyond the share stops being read at once and is given back by the read loop. Unordered: every stream.
-   */
+  /** Takes the lease when it is free, renews it while held; every leaseMs / 3. Unordered: every instance reads. */
   private async tickLease(): Promise<void> {
     const { ordered, leaseMs, consumer } = this.options;
     if (!ordered) {
-      this.setReadStreams([...this.streams]);
+      this.reader = true;
       return;
     }
-    const giveBack = [...this.drained];
     try {
-      const reply = (await this.writer.eval(
-        TICK_SCRIPT,
-        1 + this.streams.length,
-        INGEST_READERS_KEY,
-        ...this.streams.map(ingestLeaseKey),
-        consumer,
-        leaseMs,
-        this.leaseOffset(),
-        ...giveBack.map((stream) => this.streams.indexOf(stream)),
-      )) as number[];
-      for (const stream of giveBack) {
-        this.held.delete(stream);
-        this.releasing.delete(stream);
-        this.drained.delete(stream);
-      }
-      const [share = 0, ...indices] = reply;
-      const held = new Set(indices.flatMap((index) => this.streams.at(index) ?? []));
-      for (const stream of this.held) {
-        if (held.has(stream)) continue;
-        this.releasing.delete(stream);
-        this.drained.delete(stream);
-        this.log.warn(`lost the lease of ${stream}: another instance reads it now`);
-      }
-      const taken = [...held].filter((stream) => !this.held.has(stream));
-      // Taken leases are read only once their predecessors' entries are claimed; a failed tick starts over.
-      this.held = new Set([...held].filter((stream) => !taken.includes(stream)));
-      for (const stream of taken) {
+      const held = ((await this.writer.eval(LEASE_SCRIPT, 1, INGEST_LEASE_KEY, consumer, leaseMs)) as number) === 1;
+      if (this.reader && !held) {
+        this.reader = false;
+        this.log.warn('lost the command stream lease: another instance reads the stream now');
+      } else if (!this.reader && held) {
+        this.log.log('took the command stream lease: this instance reads the stream');
         // What the previous reader read and never acknowledged comes first, in stream order, however recently it was
-        // read: that reader stopped renewing its lease a lease ago (it died, lost Redis, or gave the lease back). Waiting
-        // for those entries to be idle claimIdleMs would delay its last commands by that much; if it still stores
+        // read: that reader stopped renewing its lease a lease ago (it died, or lost Redis). Waiting for those entries
+        // to be idle claimIdleMs would delay its last commands by that much; if it was only slow and still stores
         // them, the store's dedupe by id keeps one copy.
-        await this.reclaimFromPreviousReader(stream);
-        this.held.add(stream);
+        await this.reclaimFromPreviousReader();
+        this.reader = true;
       }
-      if (taken.length > 0) this.log.log(`took the lease of ${taken.join(', ')}`);
-      const kept = [...this.held].filter((stream) => !this.releasing.has(stream));
-      for (const stream of kept.splice(share)) this.releasing.add(stream);
-      this.setReadStreams(kept);
     } catch (error) {
-      // Unknown whether the leases are still ours: stop reading until they are confirmed, and claim again after.
-      this.setReadStreams([]);
-      this.held.clear();
-      this.releasing.clear();
-      this.drained.clear();
-      if (!this.isClosed()) this.log.warn(`command stream leases: ${describe(error)}`);
+      // Unknown whether the lease is still ours: stop reading until it is confirmed.
+      this.reader = false;
+      if (!this.isClosed()) this.log.warn(`command stream lease: ${describe(error)}`);
     }
     if (!this.isClosed()) this.leaseTimer = setTimeout(() => void this.tickLease(), Math.max(50, Math.floor(leaseMs / 3)));
-  }
-
-  /** Where this instance starts looking for free leases: instances that start together take different ones. */
-  private leaseOffset(): number {
-    let sum = 0;
-    for (const char of this.options.consumer) sum = (sum * 31 + char.charCodeAt(0)) >>> 0;
-    return sum % this.streams.length;
-  }
-
-  private setReadStreams(streams: string[]): void {
-    if (streams.length !== this.readStreams.length) this.options.onStreamsRead?.(streams.length);
-    this.readStreams = streams;
-  }
-
-  /** Marks the releasing streams drained once nothing read from them is unfinished here: the next tick gives them back. */
-  private async drainReleasing(inFlight: ReadonlySet<Promise<void>>): Promise<void> {
-    const releasing = [...this.releasing];
-    await Promise.all(inFlight);
-    await this.acking;
-    for (const stream of releasing) if (this.releasing.has(stream)) this.drained.add(stream);
   }
 
   private client(role: RedisClientRoleLabel): Redis {
@@ -262,12 +189,12 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     return client;
   }
 
-  /** The groups start at the beginning of each stream: commands published before any gateway ran are handled too. */
+  /** The group starts at the beginning of the stream: commands published before any gateway ran are handled too. */
   private async ensureGroup(): Promise<void> {
-    const pipeline = this.writer.pipeline();
-    for (const stream of this.streams) pipeline.xgroup('CREATE', stream, COMMAND_GROUP, '0', 'MKSTREAM');
-    for (const [error] of (await pipeline.exec()) ?? []) {
-      if (error !== null && !String(error).includes('BUSYGROUP')) throw error;
+    try {
+      await this.writer.xgroup('CREATE', COMMAND_STREAM, COMMAND_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
     }
   }
 
@@ -290,19 +217,13 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
    * Reads the next batch as soon as the previous one's handlers have started, not once they are done: a command that
    * arrives meanwhile does not wait for the previous batch's stores and acknowledgement. Batches still keep their
    * order in Redis (each one's store calls are issued before the next is read), and at most MAX_BATCHES_IN_FLIGHT
-   * are unfinished at once. One XREADGROUP reads every stream this instance holds (they share a slot).
+   * are unfinished at once.
    */
   private async readLoop(): Promise<void> {
     const reader = this.role(RedisClientRoles.Ingest);
     const inFlight = new Set<Promise<void>>();
     while (!this.closed) {
-      // No read is outstanding here: whatever was read from a stream no longer read is in inFlight.
-      if (this.drained.size < this.releasing.size) {
-        await this.drainReleasing(inFlight);
-        continue;
-      }
-      const streams = this.readStreams;
-      if (streams.length === 0) {
+      if (!this.reader) {
         await delay(Math.max(50, Math.floor(this.options.leaseMs / 3)));
         continue;
       }
@@ -322,22 +243,22 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
           'BLOCK',
           this.blockMs,
           'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
+          COMMAND_STREAM,
+          '>',
         );
       } catch (error) {
         if (this.isClosed()) return;
         // A Redis that lost its data (no persistence) has no group any more: create it again.
         if (String(error).includes('NOGROUP')) await this.ensureGroup().catch(() => undefined);
-        else this.log.warn(`reading the command streams failed: ${String(error)}`);
+        else this.log.warn(`reading the command stream failed: ${String(error)}`);
         await delay(200);
         continue;
       }
-      // One [name, entries] pair per stream that had entries, or null when the block timed out.
-      for (const [stream, entries] of (reply as Array<[string, StreamEntry[]]> | null) ?? []) {
-        const batch = this.process(stream, entries).finally(() => inFlight.delete(batch));
-        inFlight.add(batch);
-      }
+      // One stream asked, so one [name, entries] pair, or null when the block timed out.
+      const streams = reply as Array<[string, StreamEntry[]]> | null;
+      if (streams === null || streams.length === 0) continue;
+      const batch = this.process(streams[0][1]).finally(() => inFlight.delete(batch));
+      inFlight.add(batch);
     }
     await Promise.all(inFlight);
   }
@@ -346,11 +267,11 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
    * Handles a batch: every handler is started in stream order before any is awaited, so their store calls reach Redis
    * in that order. Acknowledges (and deletes) the entries whose handler succeeded; the others stay pending.
    */
-  private async process(stream: string, entries: readonly StreamEntry[]): Promise<void> {
-    const outcomes = await Promise.all(entries.map(([id, fields]) => this.handleEntry(stream, id, fields)));
+  private async process(entries: readonly StreamEntry[]): Promise<void> {
+    const outcomes = await Promise.all(entries.map(([id, fields]) => this.handleEntry(id, fields)));
     const done = entries.filter((_, index) => outcomes[index]).map(([id]) => id);
     // Not awaited: the next read need not wait for this acknowledgement's round trip (close() waits for it).
-    if (done.length > 0) this.acknowledge(stream, done);
+    if (done.length > 0) this.acknowledge(done);
   }
 
   /**
@@ -358,38 +279,38 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
    * meanwhile wait and go together in the next one: at about one entry per read, one XACK + XDEL per batch was two
    * Redis commands per notification. `acking` is settled once nothing is left to acknowledge.
    */
-  private acknowledge(stream: string, ids: readonly string[]): void {
-    const waiting = this.ackIds.get(stream);
-    if (waiting === undefined) this.ackIds.set(stream, [...ids]);
-    else for (const id of ids) waiting.push(id);
+  private acknowledge(ids: readonly string[]): void {
+    for (const id of ids) this.ackIds.push(id);
     this.acking ??= this.flushAcks();
   }
 
   private async flushAcks(): Promise<void> {
-    while (this.ackIds.size > 0) {
-      const batches = this.ackIds;
-      this.ackIds = new Map();
-      // Sent together, not as a transaction: MULTI/EXEC would be two more commands for nothing (an entry deleted but
-      // still pending is dropped from the pending list by the next claim).
-      const pipeline = this.writer.pipeline();
-      for (const [stream, ids] of batches) pipeline.xack(stream, COMMAND_GROUP, ...ids).xdel(stream, ...ids);
+    while (this.ackIds.length > 0) {
+      const ids = this.ackIds;
+      this.ackIds = [];
       try {
-        await pipeline.exec();
+        // Sent together, not as a transaction: MULTI/EXEC would be two more commands for nothing (an entry deleted but
+        // still pending is dropped from the pending list by the next claim).
+        await this.writer
+          .pipeline()
+          .xack(COMMAND_STREAM, COMMAND_GROUP, ...ids)
+          .xdel(COMMAND_STREAM, ...ids)
+          .exec();
       } catch (error) {
         // Not acknowledged: they are claimed again later and deduplicated by the store.
-        this.log.warn(`acknowledging command(s) of ${batches.size} stream(s) failed: ${String(error)}`);
+        this.log.warn(`acknowledging ${ids.length} command(s) failed: ${String(error)}`);
       }
     }
     this.acking = undefined;
   }
 
   /** True when the entry is done with (handled, or unusable and dead-lettered); false to retry it later. */
-  private async handleEntry(stream: string, id: string, fields: readonly string[]): Promise<boolean> {
+  private async handleEntry(id: string, fields: readonly string[]): Promise<boolean> {
     const pattern = field(fields, 'pattern');
     const handler = pattern === undefined ? undefined : this.messageHandlers.get(pattern);
     if (pattern === undefined || handler === undefined || !handler.isEventHandler) {
       // Nothing could ever handle it: an operator should see it, so it goes where failed commands go.
-      await this.deadLetter(stream, id, 1, `no event handler for pattern ${JSON.stringify(pattern ?? null)}`).catch(() => undefined);
+      await this.deadLetter(id, 1, `no event handler for pattern ${JSON.stringify(pattern ?? null)}`).catch(() => undefined);
       return false;
     }
     const raw = field(fields, 'data');
@@ -417,7 +338,7 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     if (this.closed) return;
     const interval = Math.max(100, Math.min(5000, Math.floor(this.options.claimIdleMs / 2)));
     this.reclaimTimer = setTimeout(() => {
-      this.reclaimIdle()
+      this.reclaim()
         .catch((error: unknown) => {
           if (!this.closed) this.log.warn(`reclaiming idle commands failed: ${String(error)}`);
         })
@@ -425,65 +346,68 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
     }, interval);
   }
 
-  /** Entries idle claimIdleMs in the streams this instance reads (failed here, or read by an instance long gone). */
-  private async reclaimIdle(): Promise<void> {
-    for (const stream of this.readStreams) await this.reclaim(stream);
-    if (++this.reclaimRounds % 100 === 0) for (const stream of this.readStreams) await this.forgetIdleConsumers(stream);
-  }
-
-  /** Every entry of a stream that other instances read and did not acknowledge, whatever its idle time, batch after batch. */
-  private async reclaimFromPreviousReader(stream: string): Promise<void> {
+  /** Every entry other instances read and did not acknowledge, whatever its idle time, batch after batch. */
+  private async reclaimFromPreviousReader(): Promise<void> {
     // Through the pending list in id order, a batch at a time (bounded: the list is finite and each round moves on).
     let after = '-';
     for (let round = 0; round < 10_000 && !this.closed; round++) {
-      const last = await this.reclaim(stream, 0, true, after);
+      const last = await this.reclaim(0, true, after);
       if (last === undefined) return;
       after = `(${last}`;
     }
   }
 
   /**
-   * A stream's entries idle for minIdleMs (of other instances only, with `othersOnly`): dead-letter those delivered
-   * maxAttempts times, claim and handle the others. Returns the id of the last pending entry it looked at when it saw
-   * a full batch (there may be more after it), else undefined.
+   * Entries idle for minIdleMs (of other instances only, with `othersOnly`): dead-letter those delivered maxAttempts
+   * times, claim and handle the others. Returns the id of the last pending entry it looked at when it saw a full
+   * batch (there may be more after it), else undefined.
    */
-  private async reclaim(stream: string, minIdleMs = this.options.claimIdleMs, othersOnly = false, after = '-'): Promise<string | undefined> {
+  private async reclaim(minIdleMs = this.options.claimIdleMs, othersOnly = false, after = '-'): Promise<string | undefined> {
     const { maxAttempts, consumer } = this.options;
-    const pending = (await this.writer.call('XPENDING', stream, COMMAND_GROUP, 'IDLE', minIdleMs, after, '+', this.batchSize)) as Array<[string, string, number, number]>;
+    const pending = (await this.writer.call('XPENDING', COMMAND_STREAM, COMMAND_GROUP, 'IDLE', minIdleMs, after, '+', this.batchSize)) as Array<
+      [string, string, number, number]
+    >;
     const retry: string[] = [];
     for (const [id, owner, , deliveries] of pending) {
       if (othersOnly && owner === consumer) continue;
-      if (deliveries >= maxAttempts) await this.deadLetter(stream, id, deliveries, this.lastErrors.get(id) ?? 'failed on an instance that is gone');
+      if (deliveries >= maxAttempts) await this.deadLetter(id, deliveries, this.lastErrors.get(id) ?? 'failed on an instance that is gone');
       else retry.push(id);
     }
     if (retry.length > 0) {
-      const claimed = (await this.writer.call('XCLAIM', stream, COMMAND_GROUP, consumer, minIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
+      const claimed = (await this.writer.call('XCLAIM', COMMAND_STREAM, COMMAND_GROUP, consumer, minIdleMs, ...retry)) as Array<[string, string[] | null] | null>;
       // An entry deleted meanwhile comes back empty (or not at all): nothing to do for it.
-      await this.process(
-        stream,
-        claimed.filter((entry): entry is StreamEntry => entry?.[1] != null),
-      );
+      await this.process(claimed.filter((entry): entry is StreamEntry => entry?.[1] != null));
     }
+    if (++this.reclaimRounds % 100 === 0) await this.forgetIdleConsumers();
     return pending.length < this.batchSize ? undefined : pending.at(-1)?.[0];
   }
 
-  private async deadLetter(stream: string, id: string, attempts: number, error: string): Promise<void> {
-    const moved = (await this.writer.eval(DEAD_LETTER_SCRIPT, 2, stream, DEAD_LETTER_STREAM, COMMAND_GROUP, id, String(attempts), error, this.options.consumer)) as
-      string | null;
+  private async deadLetter(id: string, attempts: number, error: string): Promise<void> {
+    const moved = (await this.writer.eval(
+      DEAD_LETTER_SCRIPT,
+      2,
+      COMMAND_STREAM,
+      DEAD_LETTER_STREAM,
+      COMMAND_GROUP,
+      id,
+      String(attempts),
+      error,
+      this.options.consumer,
+    )) as string | null;
     this.lastErrors.delete(id);
     if (moved === null) return;
     this.options.onDeadLetter?.(moved);
-    this.log.error(`command ${id} of ${stream} (${moved}) moved to ${DEAD_LETTER_STREAM} after ${attempts} attempt(s): ${error}`);
+    this.log.error(`command ${id} (${moved}) moved to ${DEAD_LETTER_STREAM} after ${attempts} attempt(s): ${error}`);
   }
 
   /** Instances come and go with new names; a consumer with nothing pending and idle for an hour is forgotten. */
-  private async forgetIdleConsumers(stream: string): Promise<void> {
-    const consumers = (await this.writer.call('XINFO', 'CONSUMERS', stream, COMMAND_GROUP)) as unknown[][];
+  private async forgetIdleConsumers(): Promise<void> {
+    const consumers = (await this.writer.call('XINFO', 'CONSUMERS', COMMAND_STREAM, COMMAND_GROUP)) as unknown[][];
     for (const info of consumers) {
       const name = String(info[info.indexOf('name') + 1]);
       const pending = Number(info[info.indexOf('pending') + 1]);
       const idle = Number(info[info.indexOf('idle') + 1]);
-      if (name !== this.options.consumer && pending === 0 && idle > 3_600_000) await this.writer.xgroup('DELCONSUMER', stream, COMMAND_GROUP, name);
+      if (name !== this.options.consumer && pending === 0 && idle > 3_600_000) await this.writer.xgroup('DELCONSUMER', COMMAND_STREAM, COMMAND_GROUP, name);
     }
   }
 
@@ -513,61 +437,20 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
 }
 
 /**
- * One ordered-ingest tick: registers the instance for a lease's time, counts the registered instances, renews every
- * lease it holds and takes free ones until it holds its share (floor or ceil of streams / instances), looking from
- * `offset` on.
- * Leases beyond its share are its caller's to give back, once it has finished what it read from them: it names them
- * in a later tick, which deletes them first. KEYS: the readers' sorted set, then one lease per stream. ARGV: consumer,
- * lease ms, offset, then the 0-based indexes of the streams to give back. Returns the share, then the indexes of the
- * streams whose lease the instance holds.
+ * Takes the lease when nobody holds it, renews it when this instance does (also after a failed renewal: the lease is
+ * still its own until it expires). Returns 1 while held. KEYS: lease. ARGV: consumer, lease ms.
  */
-const TICK_SCRIPT = `
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local me, ms, offset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-for a = 4, #ARGV do
-  local key = KEYS[tonumber(ARGV[a]) + 2]
-  if redis.call('GET', key) == me then redis.call('DEL', key) end
-end
-redis.call('ZADD', KEYS[1], nowMs + ms, me)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
-redis.call('PEXPIRE', KEYS[1], ms * 2)
-local streams = #KEYS - 1
-local readers = redis.call('ZRANGE', KEYS[1], 0, -1)
-local floor = math.floor(streams / #readers)
-local counts, holders = {}, {}
-for i = 1, streams do
-  holders[i] = redis.call('GET', KEYS[i + 1])
-  if holders[i] then counts[holders[i]] = (counts[holders[i]] or 0) + 1 end
-end
--- Up to ceil(streams / readers) each, but only floor while another reader holds fewer than floor: every reader ends
--- with floor or ceil, and none is left without its share.
-local share = math.ceil(streams / #readers)
-for _, reader in ipairs(readers) do
-  if (counts[reader] or 0) < floor then share = floor end
-end
-local held = {}
-for i = 1, streams do
-  if holders[i] == me then
-    redis.call('PEXPIRE', KEYS[i + 1], ms)
-    held[#held + 1] = i - 1
-  end
-end
-for k = 0, streams - 1 do
-  if #held >= share then break end
-  local i = (offset + k) % streams
-  if redis.call('SET', KEYS[i + 2], me, 'NX', 'PX', ms) then held[#held + 1] = i end
-end
-table.insert(held, 1, share)
-return held
+const LEASE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 `;
 
-/** Leaves ordered ingest: unregisters the instance and gives back every lease it holds. KEYS: readers, leases. ARGV: consumer. */
-const LEAVE_SCRIPT = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
+/** Gives the lease up if this instance holds it. KEYS: lease. ARGV: consumer. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
@@ -585,7 +468,7 @@ if entry then
     if fields[i] == 'pattern' then pattern = fields[i + 1] elseif fields[i] == 'data' then data = fields[i + 1] end
   end
 end
-redis.call('XADD', KEYS[2], '*', 'pattern', pattern, 'data', data, 'stream', KEYS[1], 'entry', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'consumer', ARGV[5])
+redis.call('XADD', KEYS[2], '*', 'pattern', pattern, 'data', data, 'entry', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'consumer', ARGV[5])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return pattern
 `;

@@ -12,7 +12,7 @@ bare socket.io baselines, same clients, same machine, interleaved.
 Usage: npm run bench -- [flags]
 
 Systems (--systems; default herald,local,streams)
-  herald                     the gateway (dist/apps/gateway), fed through the partitioned command streams
+  herald                     the gateway (dist/apps/gateway), fed through the command stream herald:{commands}
   herald-acks                the same gateway, its clients acknowledging delivery as the SDK does (inbox.ack with
                              the highest cursor received, at most every --ack-interval ms per client): the cost of acks
   local                      bare socket.io, every instance subscribed to notify.user and emitting to its own

@@ -3,13 +3,11 @@ import {
   ClientEvents,
   NOTIFICATIONS_NAMESPACE,
   Patterns,
-  commandPartitionStream,
   encodeCommand,
   userRoom,
   type NotificationEnvelope,
   type NotifyUserInput,
 } from '@herald/contracts';
-import { commandPartition } from '@herald/publisher';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient, type RedisClientType } from 'redis';
 import { PacketType } from 'socket.io-parser';
@@ -59,26 +57,14 @@ function benchEnvelope(payload: BenchPayload): Omit<NotificationEnvelope, 'curso
 
 const benchId = (payload: BenchPayload): string => `${payload.run}:${payload.seq}`;
 
-/**
- * What Herald's publishers send: a `notify.user` command appended to its user's partition of the command streams (what
- * HeraldPublisher does), or, for a gateway built before partitions (`previous`), to the shared stream.
- */
+/** What Herald's publishers send: a `notify.user` command appended to the command stream (what HeraldPublisher does). */
 export class HeraldCommandPublisher extends RedisPublisher {
-  private constructor(
-    client: RedisClientType,
-    private readonly partitioned: boolean,
-  ) {
-    super(client);
-  }
-
-  static async connect(redisUrl: string, partitioned = true): Promise<HeraldCommandPublisher> {
-    return new HeraldCommandPublisher(await connectRedis(redisUrl), partitioned);
+  static async connect(redisUrl: string): Promise<HeraldCommandPublisher> {
+    return new HeraldCommandPublisher(await connectRedis(redisUrl));
   }
 
   publish(userIndex: number, payload: BenchPayload): void {
-    const command = benchCommand(userIndex, payload);
-    const stream = this.partitioned ? commandPartitionStream(commandPartition(command.userId)) : COMMAND_STREAM;
-    this.count(this.client.xAdd(stream, '*', { pattern: Patterns.NotifyUser, data: JSON.stringify(command) }));
+    this.count(this.client.xAdd(COMMAND_STREAM, '*', { pattern: Patterns.NotifyUser, data: JSON.stringify(benchCommand(userIndex, payload)) }));
   }
 }
 

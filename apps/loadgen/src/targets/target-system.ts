@@ -49,7 +49,7 @@ export interface LocalTargetOptions {
 
 /** How each system's backend services publish (notification-publisher.ts). */
 function createPublisher(system: SystemName, redisUrl: string, previousStream = false): Promise<NotificationPublisher> {
-  if (system === 'previous' && previousStream) return HeraldCommandPublisher.connect(redisUrl, false);
+  if (system === 'previous' && previousStream) return HeraldCommandPublisher.connect(redisUrl);
   switch (system) {
     case 'herald':
     case 'herald-acks':
