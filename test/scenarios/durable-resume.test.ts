@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { SessionEndReasons } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   cleanUp,
@@ -113,6 +114,28 @@ describe('durable: resume with since (2 instances)', () => {
     );
     assert.deepEqual(mobile.connectionViolations(), []);
     assert.deepEqual(steady.connectionViolations(), []);
+  });
+
+  it('a token that expires while notifications stream in: the device reconnects with a fresh one and since; nothing lost, nothing twice', async (t) => {
+    const ledger = new DeliveryLedger();
+    // 2-second tokens: the server ends the session (token_expired) every second or two; like an app, the device signs
+    // a fresh token for each handshake and reconnects with its cursor.
+    const device = await connect('rs-expiry', 0, undefined, { tokenTtlSeconds: 2 });
+    ledger.track(device);
+    const load = await publishSteadily(sdk, { users: ['rs-expiry'], count: 600, ratePerSecond: 100, maxDurationMs: 10_000, type: 'expiry', ledger });
+    t.diagnostic(describeLoad(load));
+    assert.equal(load.accepted, 600);
+
+    await assertLedgerClean(ledger, 'token expiries', t);
+    const expiries = device.sessionEnds.filter((end) => end.reason === SessionEndReasons.TokenExpired).length;
+    t.diagnostic(`${expiries} sessions ended on token expiry, ${device.connections} connections`);
+    assert.ok(expiries >= 2, `${expiries} session(s) ended on token expiry in 6 s of 2-second tokens`);
+    assert.ok(device.connections > expiries, 'a reconnect followed every expiry');
+    assert.ok(
+      device.readies.slice(1).every((ready) => ready.recovered),
+      'every resume was complete',
+    );
+    assert.deepEqual(device.connectionViolations(), []);
   });
 
   // 15 s: the absence the issue names, well beyond socket.io's own reconnection attempts (the device closed its socket).

@@ -2,6 +2,7 @@ import {
   FEED_START,
   ClientEvents,
   NOTIFICATIONS_NAMESPACE,
+  SessionEndReasons,
   UNAVAILABLE_MESSAGE,
   type ConnectErrorData,
   type HandshakeAuth,
@@ -186,8 +187,13 @@ export interface ResumingDeviceOptions {
   /** The cursor to resume from on the first connect (later connects send the latest one processed). */
   since?: string;
   broadcastSince?: string;
-  /** Overrides the JWT (e.g. a short-lived one); default: a fresh one-hour token for the user. */
+  /**
+   * One JWT for every handshake (e.g. an expired one, to test refusals). Default: as an app does, a fresh token for
+   * each (re)connect, and a reconnect with a fresh one when the server ends the session because the token expired.
+   */
   token?: string;
+  /** Lifetime of the fresh tokens, in seconds (default 3600). */
+  tokenTtlSeconds?: number;
   /** Wait for the first session.ready, not just the connect (default true). */
   waitForReady?: boolean;
   /** socket.io-client options on top of the device defaults (WebSocket only, reconnection on, short delays). */
@@ -232,10 +238,13 @@ export class ResumingDevice {
     readonly name: string,
     readonly userId: string,
     readonly socket: Socket<ServerToClientEvents, Record<string, never>>,
+    /** Whether it signs a fresh token per handshake (and so reconnects after token_expired). */
+    private readonly renewsTokens: boolean,
   ) {}
 
   static async connect(baseUrl: string, userId: string, options: ResumingDeviceOptions = {}): Promise<ResumingDevice> {
-    const token = options.token ?? (await signToken({ sub: userId }));
+    const fixedToken = options.token;
+    const token = async (): Promise<string> => fixedToken ?? signToken({ sub: userId, expiresIn: options.tokenTtlSeconds });
     // The auth function runs on every (re)connect, once the device exists.
     const holder: { device?: ResumingDevice } = {};
     const socket: ClientSocket = io(`${baseUrl}${NOTIFICATIONS_NAMESPACE}`, {
@@ -249,16 +258,18 @@ export class ResumingDevice {
       autoConnect: false,
       // Called on every (re)connect: the latest cursors, never the ones of the first connect.
       auth: (callback: (auth: HandshakeAuth) => void) => {
-        const auth: HandshakeAuth = { token };
-        const device = holder.device;
-        if (device?.cursor !== undefined) auth.since = device.cursor;
-        if (device?.broadcastCursor !== undefined) auth.broadcastSince = device.broadcastCursor;
-        device?.handshakes.push(auth);
-        callback(auth);
+        void token().then((jwt) => {
+          const auth: HandshakeAuth = { token: jwt };
+          const device = holder.device;
+          if (device?.cursor !== undefined) auth.since = device.cursor;
+          if (device?.broadcastCursor !== undefined) auth.broadcastSince = device.broadcastCursor;
+          device?.handshakes.push(auth);
+          callback(auth);
+        });
       },
       ...options.socket,
     });
-    const device = new ResumingDevice(options.name ?? `${userId}/${++deviceCount}`, userId, socket);
+    const device = new ResumingDevice(options.name ?? `${userId}/${++deviceCount}`, userId, socket, fixedToken === undefined);
     device.cursor = options.since;
     device.broadcastCursor = options.broadcastSince;
     holder.device = device;
@@ -308,6 +319,10 @@ export class ResumingDevice {
     socket.on('disconnect', (reason) => {
       this.disconnects.push(reason);
       this.disconnectTimes.push(Date.now());
+      // socket.io-client does not reconnect after the server ended the session; an app with a fresh token does.
+      if (reason === 'io server disconnect' && this.renewsTokens && !this.closed && this.sessionEnds.at(-1)?.reason === SessionEndReasons.TokenExpired) {
+        socket.connect();
+      }
     });
     socket.on('connect_error', (error) => {
       this.connectErrors.push(error.message);
