@@ -184,10 +184,25 @@ describe('durable: resume with since (2 instances)', () => {
     const backlog = await publishSteadily(sdk, { users: [user], count: 400, ratePerSecond: 4000, maxDurationMs: 5_000, type: 'backlog', ledger });
     assert.equal(backlog.accepted, 400);
     await waitUntil(() => redis.commandsSettled(), 'the backlog to be stored');
-    // ...and a stream that runs before, during and after the connect and its replay.
-    const streaming = publishSteadily(sdk, { users: [user], count: 600, ratePerSecond: 600, maxDurationMs: 5_000, type: 'during', ledger });
-    await waitUntil(() => ledger.accepted(user).length >= 400 + 100, 'the stream to be under way', 10_000);
+    // ...and a stream that runs before, during and after the connect and its replay: conditions, not rates, make it
+    // straddle (part of it stored before the device connects, and it goes on until the device has some of it live).
+    const racer: { device?: ResumingDevice } = {};
+    const liveDuring = (device: ResumingDevice): number => {
+      const readyAt = device.events.findIndex((event) => event.kind === 'ready');
+      return readyAt < 0 ? 0 : device.events.slice(readyAt).filter((event) => event.kind === 'notification' && event.envelope.type === 'during').length;
+    };
+    const streaming = publishSteadily(sdk, {
+      users: [user],
+      count: 6000,
+      ratePerSecond: 600,
+      maxDurationMs: 10_000,
+      type: 'during',
+      ledger,
+      until: () => racer.device !== undefined && liveDuring(racer.device) >= 50,
+    });
+    await waitUntil(async () => (await redis.feedIds(user)).filter((id) => id.startsWith('during-')).length >= 100, 'part of the stream to be stored', 10_000);
     const device = await ResumingDevice.connect(topology.at(1).url, user, { since, name: 'racer' });
+    racer.device = device;
     devices.push(device);
     const load = await streaming;
     t.diagnostic(`backlog: ${describeLoad(backlog)}; stream: ${describeLoad(load)}`);
