@@ -29,6 +29,8 @@ const { values } = parseArgs({
     'sample-seconds': { type: 'string', default: '5' },
     /** Recomputes the memory table from a saved run's soak.json (its samples) instead of running. */
     from: { type: 'string' },
+    /** With --from: only the samples of the run's first N minutes (what a shorter run would have judged). */
+    'first-minutes': { type: 'string' },
   },
 });
 
@@ -68,17 +70,22 @@ interface Sample {
   atMs: number;
   rssMb: number;
   heapMb: number;
+  /** V8's committed heap: RSS follows it when V8 grows or hands back pages (absent in runs saved before it was sampled). */
+  heapTotalMb?: number;
   sockets: number;
   /** Whether this instance held the command stream lease (the one ingest reader) when sampled. */
   reader?: boolean;
 }
 
 /**
- * The lowest sample of each window of FLOOR_WINDOW_MS (heap and RSS separately, at the window's middle): the heap
- * right after a collection. A leak raises the floor; the GC sawtooth above it (tens of MB at this load, a period of a
- * minute or two) does not, and would otherwise dominate a regression over a few minutes.
+ * The lowest and the highest sample of each window of FLOOR_WINDOW_MS (heap and RSS separately, at the window's
+ * middle). The floor is the heap right after a collection: a leak raises it; the GC sawtooth above it (tens of MB at
+ * this load, a period of a minute or two) does not, and would otherwise dominate a regression over a few minutes. The
+ * ceiling is what RSS needs too: V8 hands heap pages back and takes them again, so an RSS floor can rise while the
+ * whole band narrows (the ingest reader's first minutes: floors 134 → 238 MB under ceilings 276 → 238 MB). A leak
+ * raises both.
  */
-function windowFloors(samples: readonly Sample[]): Sample[] {
+function windowBands(samples: readonly Sample[]): { floors: Sample[]; ceilings: Sample[] } {
   const windows = new Map<number, Sample[]>();
   for (const s of samples) {
     const key = Math.floor(s.atMs / FLOOR_WINDOW_MS);
@@ -86,15 +93,16 @@ function windowFloors(samples: readonly Sample[]): Sample[] {
     list.push(s);
     windows.set(key, list);
   }
-  return [...windows.entries()]
-    .filter(([, list]) => list.length >= 3)
-    .map(([key, list]) => ({
+  const full = [...windows.entries()].filter(([, list]) => list.length >= 3);
+  const band = (pick: (...values: number[]) => number): Sample[] =>
+    full.map(([key, list]) => ({
       instance: list[0].instance,
       atMs: (key + 0.5) * FLOOR_WINDOW_MS,
-      rssMb: Math.min(...list.map((s) => s.rssMb)),
-      heapMb: Math.min(...list.map((s) => s.heapMb)),
+      rssMb: pick(...list.map((s) => s.rssMb)),
+      heapMb: pick(...list.map((s) => s.heapMb)),
       sockets: list[0].sockets,
     }));
+  return { floors: band(Math.min), ceilings: band(Math.max) };
 }
 
 /** Least squares y = a + b x; b with its standard error. */
@@ -122,17 +130,20 @@ function random(seed: number): () => number {
 }
 
 const VERDICT_RULE =
-  `Verdict on the floor slopes of RSS and heap used: "GROWING" (fails the run) when one is above +${FLAT_MB_PER_MIN} MB/min and its ` +
-  `95 % interval excludes 0; "noisy, no significant growth" when one is above +${FLAT_MB_PER_MIN} but its interval includes 0; ` +
+  `Verdict on two signals, the heap's floor slope and RSS's band (its floor and its ceiling slope; RSS grows only when both do): ` +
+  `"GROWING" (fails the run) when a signal is above +${FLAT_MB_PER_MIN} MB/min with its 95 % interval excluding 0; ` +
+  `"noisy, no significant growth" when a signal is above +${FLAT_MB_PER_MIN} but its interval includes 0; ` +
   `"shrinking" when one is below -${FLAT_MB_PER_MIN} and none grows; otherwise "flat within noise".`;
 
 type Fit = { slope: number; stderr: number };
 
-function verdictOf(fits: readonly Fit[]): string {
-  const above = fits.filter((fit) => fit.slope > FLAT_MB_PER_MIN);
-  if (above.some((fit) => fit.slope - 1.96 * fit.stderr > 0)) return 'GROWING';
-  if (above.length > 0) return 'noisy, no significant growth';
-  if (fits.some((fit) => fit.slope < -FLAT_MB_PER_MIN)) return 'shrinking';
+/** Each signal is one or more fits that must all rise for it to count as growth. */
+export function verdictOf(signals: ReadonlyArray<readonly Fit[]>): string {
+  const rising = (fit: Fit): boolean => fit.slope > FLAT_MB_PER_MIN;
+  const significant = (fit: Fit): boolean => rising(fit) && fit.slope - 1.96 * fit.stderr > 0;
+  if (signals.some((fits) => fits.every(significant))) return 'GROWING';
+  if (signals.some((fits) => fits.every(rising))) return 'noisy, no significant growth';
+  if (signals.some((fits) => fits.some((fit) => fit.slope < -FLAT_MB_PER_MIN))) return 'shrinking';
   return 'flat within noise';
 }
 
@@ -142,11 +153,12 @@ function memoryReport(samples: readonly Sample[], instances: readonly string[]):
   const fit = (points: readonly Sample[], key: 'rssMb' | 'heapMb'): Fit => regression(points.map((s) => [minutes(s), s[key]] as const));
   const slopes = instances.map((instance) => {
     const mine = samples.filter((s) => s.instance === instance && s.atMs >= WARMUP_MS);
-    const floors = windowFloors(mine);
+    const { floors, ceilings } = windowBands(mine);
     const half = floors.filter((s) => s.atMs >= (mine.at(-1)?.atMs ?? 0) / 2);
     const rssFloor = fit(floors, 'rssMb');
+    const rssCeiling = fit(ceilings, 'rssMb');
     const heapFloor = fit(floors, 'heapMb');
-    const verdict = verdictOf([rssFloor, heapFloor]);
+    const verdict = verdictOf([[heapFloor], [rssFloor, rssCeiling]]);
     const readerShare = mine.filter((s) => s.reader === true).length / Math.max(1, mine.length);
     return {
       instance: readerShare > 0.5 ? `${instance} (ingest reader)` : instance,
@@ -158,6 +170,7 @@ function memoryReport(samples: readonly Sample[], instances: readonly string[]):
       rss: fit(mine, 'rssMb'),
       heap: fit(mine, 'heapMb'),
       rssFloor,
+      rssCeiling,
       heapFloor,
       rssFloorSecondHalf: fit(half, 'rssMb'),
       heapFloorSecondHalf: fit(half, 'heapMb'),
@@ -167,11 +180,11 @@ function memoryReport(samples: readonly Sample[], instances: readonly string[]):
   const fmt = (r: Fit): string => (Number.isNaN(r.slope) ? '–' : `${r.slope >= 0 ? '+' : ''}${r.slope.toFixed(2)} ± ${(1.96 * r.stderr).toFixed(2)}`);
   const mb = (value: number | undefined): string => (value === undefined ? '?' : value.toFixed(0));
   const table = [
-    '| instance | samples | RSS first → last (peak) MB | RSS slope, all | RSS floor slope | RSS floor slope, 2nd half | heap first → last (peak) MB | heap slope, all | heap floor slope | heap floor slope, 2nd half | verdict |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| instance | samples | RSS first → last (peak) MB | RSS slope, all | RSS floor slope | RSS ceiling slope | RSS floor slope, 2nd half | heap first → last (peak) MB | heap slope, all | heap floor slope | heap floor slope, 2nd half | verdict |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...slopes.map(
       (s) =>
-        `| ${s.instance} | ${s.samples} | ${mb(s.first?.rssMb)} → ${mb(s.last?.rssMb)} (${mb(s.rssPeakMb)}) | ${fmt(s.rss)} | ${fmt(s.rssFloor)} | ${fmt(s.rssFloorSecondHalf)} | ` +
+        `| ${s.instance} | ${s.samples} | ${mb(s.first?.rssMb)} → ${mb(s.last?.rssMb)} (${mb(s.rssPeakMb)}) | ${fmt(s.rss)} | ${fmt(s.rssFloor)} | ${fmt(s.rssCeiling)} | ${fmt(s.rssFloorSecondHalf)} | ` +
         `${mb(s.first?.heapMb)} → ${mb(s.last?.heapMb)} (${mb(s.heapPeakMb)}) | ${fmt(s.heap)} | ${fmt(s.heapFloor)} | ${fmt(s.heapFloorSecondHalf)} | ${s.verdict} |`,
     ),
   ].join('\n');
@@ -216,6 +229,7 @@ async function main(): Promise<number> {
             atMs: Date.now() - started,
             rssMb: snapshot.value('herald_process_resident_memory_bytes') / MB,
             heapMb: snapshot.value('herald_nodejs_heap_size_used_bytes') / MB,
+            heapTotalMb: snapshot.value('herald_nodejs_heap_size_total_bytes') / MB,
             sockets: snapshot.value('herald_connected_sockets'),
             reader: reader === gateway.instanceId,
           });
@@ -286,7 +300,7 @@ async function main(): Promise<number> {
       `# Soak: ${MINUTES} min, ${CONNECTIONS} connections, ${RATE}/s, churn ${CHURN_PERCENT} %/min`,
       '',
       `${new Date().toISOString()}; 3 gateway processes, redis-server; samples every ${SAMPLE_MS / 1000} s, slope over those after the first ${WARMUP_MS / 1000} s.`,
-      `Slopes in MB/min ± the 95 % interval (1.96 standard errors). Floor: the lowest sample of each ${FLOOR_WINDOW_MS / 1000}-s window (after a GC).`,
+      `Slopes in MB/min ± the 95 % interval (1.96 standard errors). Floor and ceiling: the lowest and highest sample of each ${FLOOR_WINDOW_MS / 1000}-s window.`,
       VERDICT_RULE,
       '',
       table,
@@ -314,7 +328,9 @@ async function main(): Promise<number> {
 /** `--from <soak.json>`: the memory table of a saved run, with this version's analysis. */
 function reanalyze(file: string): number {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { samples: Sample[] };
-  const { slopes, table } = memoryReport(saved.samples, [...new Set(saved.samples.map((s) => s.instance))]);
+  const untilMs = values['first-minutes'] === undefined ? Infinity : positive('first-minutes', values['first-minutes'], 120) * 60_000;
+  const samples = saved.samples.filter((s) => s.atMs <= untilMs);
+  const { slopes, table } = memoryReport(samples, [...new Set(samples.map((s) => s.instance))]);
   process.stdout.write(`${VERDICT_RULE}\n\n${table}\n`);
   return slopes.every((s) => s.verdict !== 'GROWING') ? 0 : 1;
 }
