@@ -133,7 +133,8 @@ const VERDICT_RULE =
   `Verdict on two signals, the heap's floor slope and RSS's band (its floor and its ceiling slope; RSS grows only when both do): ` +
   `"GROWING" (fails the run) when a signal is above +${FLAT_MB_PER_MIN} MB/min with its 95 % interval excluding 0; ` +
   `"noisy, no significant growth" when a signal is above +${FLAT_MB_PER_MIN} but its interval includes 0; ` +
-  `"shrinking" when a signal is below -${FLAT_MB_PER_MIN} (for RSS: floor and ceiling) and none grows; otherwise "flat within noise".`;
+  `"shrinking" when a signal is below -${FLAT_MB_PER_MIN} with its interval excluding 0 (for RSS: floor and ceiling) and none grows; ` +
+  `otherwise "flat within noise".`;
 
 type Fit = { slope: number; stderr: number };
 
@@ -143,7 +144,8 @@ export function verdictOf(signals: ReadonlyArray<readonly Fit[]>): string {
   const significant = (fit: Fit): boolean => rising(fit) && fit.slope - 1.96 * fit.stderr > 0;
   if (signals.some((fits) => fits.every(significant))) return 'GROWING';
   if (signals.some((fits) => fits.every(rising))) return 'noisy, no significant growth';
-  if (signals.some((fits) => fits.every((fit) => fit.slope < -FLAT_MB_PER_MIN))) return 'shrinking';
+  const falling = (fit: Fit): boolean => fit.slope < -FLAT_MB_PER_MIN && fit.slope + 1.96 * fit.stderr < 0;
+  if (signals.some((fits) => fits.every(falling))) return 'shrinking';
   return 'flat within noise';
 }
 
