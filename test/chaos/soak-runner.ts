@@ -139,7 +139,7 @@ const VERDICT_RULE =
 type Fit = { slope: number; stderr: number };
 
 /** Each signal is one or more fits that must all rise for it to count as growth. */
-export function verdictOf(signals: ReadonlyArray<readonly Fit[]>): string {
+function verdictOf(signals: ReadonlyArray<readonly Fit[]>): string {
   const rising = (fit: Fit): boolean => fit.slope > FLAT_MB_PER_MIN;
   const significant = (fit: Fit): boolean => rising(fit) && fit.slope - 1.96 * fit.stderr > 0;
   if (signals.some((fits) => fits.every(significant))) return 'GROWING';

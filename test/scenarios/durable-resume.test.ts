@@ -212,7 +212,7 @@ describe('durable: resume with since (2 instances)', () => {
     const ready = device.readies[0];
     const readyAt = device.events.findIndex((event) => event.kind === 'ready');
     const duringReplayed = device.events.slice(0, readyAt).filter((event) => event.kind === 'notification' && event.envelope.type === 'during').length;
-    const duringLive = device.ofType('during').length - duringReplayed;
+    const duringLive = liveDuring(device);
     t.diagnostic(`replayed ${ready.replayed} (${duringReplayed} of them from the stream), then ${duringLive} live`);
 
     const received = device.notifications.map((envelope) => envelope.id);
