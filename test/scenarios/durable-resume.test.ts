@@ -187,9 +187,11 @@ describe('durable: resume with since (2 instances)', () => {
     // ...and a stream that runs before, during and after the connect and its replay: conditions, not rates, make it
     // straddle (part of it stored before the device connects, and it goes on until the device has some of it live).
     const racer: { device?: ResumingDevice } = {};
-    const liveDuring = (device: ResumingDevice): number => {
+    /** How much of the stream the device got before its session.ready (replayed) and after it (live). */
+    const aroundReady = (device: ResumingDevice): { readyAt: number; replayed: number; live: number } => {
       const readyAt = device.events.findIndex((event) => event.kind === 'ready');
-      return readyAt < 0 ? 0 : device.events.slice(readyAt).filter((event) => event.kind === 'notification' && event.envelope.type === 'during').length;
+      const during = (events: typeof device.events): number => events.filter((event) => event.kind === 'notification' && event.envelope.type === 'during').length;
+      return readyAt < 0 ? { readyAt, replayed: 0, live: 0 } : { readyAt, replayed: during(device.events.slice(0, readyAt)), live: during(device.events.slice(readyAt)) };
     };
     const streaming = publishSteadily(sdk, {
       users: [user],
@@ -198,7 +200,7 @@ describe('durable: resume with since (2 instances)', () => {
       maxDurationMs: 10_000,
       type: 'during',
       ledger,
-      until: () => racer.device !== undefined && liveDuring(racer.device) >= 50,
+      until: () => racer.device !== undefined && aroundReady(racer.device).live >= 50,
     });
     await waitUntil(async () => (await redis.feedIds(user)).filter((id) => id.startsWith('during-')).length >= 100, 'part of the stream to be stored', 10_000);
     const device = await ResumingDevice.connect(topology.at(1).url, user, { since, name: 'racer' });
@@ -210,9 +212,7 @@ describe('durable: resume with since (2 instances)', () => {
     const everything = ledger.accepted(user);
     await device.waitForIds(everything, 20_000).catch(() => undefined);
     const ready = device.readies[0];
-    const readyAt = device.events.findIndex((event) => event.kind === 'ready');
-    const duringReplayed = device.events.slice(0, readyAt).filter((event) => event.kind === 'notification' && event.envelope.type === 'during').length;
-    const duringLive = liveDuring(device);
+    const { readyAt, replayed: duringReplayed, live: duringLive } = aroundReady(device);
     t.diagnostic(`replayed ${ready.replayed} (${duringReplayed} of them from the stream), then ${duringLive} live`);
 
     const received = device.notifications.map((envelope) => envelope.id);
