@@ -29,18 +29,20 @@ export class CommandController {
     private readonly statuses: NotificationStatusService,
   ) {}
 
+  // The notify handlers take the payload as Nest passes it, without @Payload(): a handler with no parameter decorators
+  // is called with (data, context) as they are, and skips the per-call parameter pipeline (two async steps per command).
   @EventPattern(Patterns.NotifyUser)
-  notifyUser(@Payload() data: unknown): Promise<IngestOutcome> {
+  notifyUser(data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyUser, data);
   }
 
   @EventPattern(Patterns.NotifyUsers)
-  notifyUsers(@Payload() data: unknown): Promise<IngestOutcome> {
+  notifyUsers(data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyUsers, data);
   }
 
   @EventPattern(Patterns.NotifyBroadcast)
-  notifyBroadcast(@Payload() data: unknown): Promise<IngestOutcome> {
+  notifyBroadcast(data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyBroadcast, data);
   }
 

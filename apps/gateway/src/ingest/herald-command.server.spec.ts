@@ -19,14 +19,15 @@ describe('HeraldCommandServer', () => {
   let failing: Map<string, number>;
   const deadLettered: string[] = [];
 
-  const start = async (consumer: string, ordered = true): Promise<HeraldCommandServer> => {
+  const start = async (consumer: string, ordered = true, timing: { ackDelayMs?: number; claimIdleMs?: number } = {}): Promise<HeraldCommandServer> => {
     const server = new HeraldCommandServer({
       redisUrl: redis.url,
       consumer,
-      claimIdleMs: 200,
+      claimIdleMs: timing.claimIdleMs ?? 200,
       maxAttempts: 3,
       ordered,
       leaseMs: 300,
+      ackDelayMs: timing.ackDelayMs,
       onDeadLetter: (pattern) => deadLettered.push(pattern),
     });
     const handler = (pattern: string) => async (data: unknown, context: CommandContext) => {
@@ -80,6 +81,19 @@ describe('HeraldCommandServer', () => {
     await waitUntil(async () => (await client.xlen(COMMAND_STREAM)) === 0, 'entries deleted');
     const pending = (await client.xpending(COMMAND_STREAM, COMMAND_GROUP)) as [number, ...unknown[]];
     assert.equal(pending[0], 0, 'nothing left pending');
+  });
+
+  it('acknowledges handled entries together after a while, and at once when it closes', async () => {
+    const server = await start('a', true, { ackDelayMs: 60_000, claimIdleMs: 600_000 });
+    for (let n = 1; n <= 5; n++) await xadd(Patterns.NotifyUser, { n });
+    await waitUntil(() => calls.length === 5, 'five handled');
+    const pendingOf = async () => ((await client.xpending(COMMAND_STREAM, COMMAND_GROUP)) as [number, ...unknown[]])[0];
+    assert.equal(await pendingOf(), 5, 'handled, not acknowledged yet');
+    const closing = Date.now();
+    await server.close();
+    assert.ok(Date.now() - closing < 5_000, 'close did not wait for the acknowledgement delay');
+    assert.equal(await pendingOf(), 0, 'acknowledged on close');
+    assert.equal(await client.xlen(COMMAND_STREAM), 0, 'and deleted');
   });
 
   it('handles commands appended before any instance ran', async () => {
