@@ -58,6 +58,7 @@ export async function startGateway(config: AppConfig): Promise<void> {
     maxAttempts: config.ingest.maxAttempts,
     ordered: config.ingest.ordered,
     leaseMs: config.ingest.leaseMs,
+    readWaitMs: config.ingest.readWaitMs,
     onFailure: () => metrics.ingestFailed(),
     onDeadLetter: (pattern) => metrics.commandDeadLettered(pattern),
   });

@@ -68,6 +68,11 @@ const EnvSchema = z
       .transform((value) => value === 'true'),
     /** How long the reading instance's lease lasts unrenewed: how soon another instance reads after it died. */
     INGEST_LEASE_MS: z.coerce.number().int().min(300).max(60_000).default(3000),
+    /**
+     * After a read that brought several commands (so more are coming), how long the reader waits before the next read,
+     * letting them gather (0: read again at once). At most this much latency, only under load; fewer Redis round trips.
+     */
+    INGEST_READ_WAIT_MS: z.coerce.number().int().min(0).max(100).default(1),
     /** How often the instance sends a probe through its own route subscriber (readiness proves the delivery path). */
     ROUTE_CANARY_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
     /** How long a probe may take to come back before it counts as missed (and the instance is not ready). */
@@ -149,7 +154,7 @@ export class AppConfig {
   readonly connectionCloseGraceMs: number;
   /** Retention of every feed. The meta (epoch, head) outlives the log 4×, so a device that saw everything still resumes after a long idle. */
   readonly inbox: { maxLength: number; maxAgeMs: number; metaTtlMs: number; ackCoalesceMs: number };
-  readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number };
+  readonly ingest: { claimIdleMs: number; maxAttempts: number; ordered: boolean; leaseMs: number; readWaitMs: number };
   readonly canary: { intervalMs: number; timeoutMs: number; maxMisses: number };
   readonly limits: {
     maxSocketBufferBytes: number;
@@ -190,7 +195,13 @@ export class AppConfig {
     const maxAgeMs = env.INBOX_MAX_AGE_SECONDS * 1000;
     this.inbox = { maxLength: env.INBOX_MAX_LENGTH, maxAgeMs, metaTtlMs: 4 * maxAgeMs, ackCoalesceMs: env.INBOX_ACK_COALESCE_MS };
     this.devTokenEndpoint = env.DEV_TOKEN_ENDPOINT;
-    this.ingest = { claimIdleMs: env.INGEST_CLAIM_IDLE_MS, maxAttempts: env.INGEST_MAX_ATTEMPTS, ordered: env.INGEST_ORDERED, leaseMs: env.INGEST_LEASE_MS };
+    this.ingest = {
+      claimIdleMs: env.INGEST_CLAIM_IDLE_MS,
+      maxAttempts: env.INGEST_MAX_ATTEMPTS,
+      ordered: env.INGEST_ORDERED,
+      leaseMs: env.INGEST_LEASE_MS,
+      readWaitMs: env.INGEST_READ_WAIT_MS,
+    };
     this.canary = { intervalMs: env.ROUTE_CANARY_INTERVAL_MS, timeoutMs: env.ROUTE_CANARY_TIMEOUT_MS, maxMisses: env.ROUTE_CANARY_MAX_MISSES };
     this.limits = {
       maxSocketBufferBytes: env.MAX_SOCKET_BUFFER_BYTES,

@@ -19,7 +19,11 @@ describe('HeraldCommandServer', () => {
   let failing: Map<string, number>;
   const deadLettered: string[] = [];
 
-  const start = async (consumer: string, ordered = true, timing: { ackDelayMs?: number; claimIdleMs?: number } = {}): Promise<HeraldCommandServer> => {
+  const start = async (
+    consumer: string,
+    ordered = true,
+    timing: { ackDelayMs?: number; claimIdleMs?: number; readWaitMs?: number } = {},
+  ): Promise<HeraldCommandServer> => {
     const server = new HeraldCommandServer({
       redisUrl: redis.url,
       consumer,
@@ -28,6 +32,7 @@ describe('HeraldCommandServer', () => {
       ordered,
       leaseMs: 300,
       ackDelayMs: timing.ackDelayMs,
+      readWaitMs: timing.readWaitMs,
       onDeadLetter: (pattern) => deadLettered.push(pattern),
     });
     const handler = (pattern: string) => async (data: unknown, context: CommandContext) => {
@@ -94,6 +99,32 @@ describe('HeraldCommandServer', () => {
     assert.ok(Date.now() - closing < 5_000, 'close did not wait for the acknowledgement delay');
     assert.equal(await pendingOf(), 0, 'acknowledged on close');
     assert.equal(await client.xlen(COMMAND_STREAM), 0, 'and deleted');
+  });
+
+  it('after a read of several entries waits readWaitMs before the next; after a read of one, reads again at once', async () => {
+    await start('a', true, { readWaitMs: 1_500 });
+    // One entry at a time: each read brings one, so none waits.
+    const quietStart = Date.now();
+    for (let n = 1; n <= 3; n++) {
+      await xadd(Patterns.NotifyUser, { n });
+      await waitUntil(() => calls.length === n, `command ${n}`);
+    }
+    assert.ok(Date.now() - quietStart < 1_500, 'a quiet stream is read without waiting');
+    // Two at once: that read brings both, and the next read (for the third) waits.
+    await client
+      .multi()
+      .xadd(COMMAND_STREAM, '*', 'pattern', Patterns.NotifyUser, 'data', '{"n":4}')
+      .xadd(COMMAND_STREAM, '*', 'pattern', Patterns.NotifyUser, 'data', '{"n":5}')
+      .exec();
+    await waitUntil(() => calls.length === 5, 'the pair');
+    const pairAt = Date.now();
+    await xadd(Patterns.NotifyUser, { n: 6 });
+    await waitUntil(() => calls.length === 6, 'the one after the pair', 5_000);
+    assert.ok(Date.now() - pairAt >= 1_000, 'the read after a busy one waited');
+    assert.deepEqual(
+      calls.map((call) => call.data),
+      [1, 2, 3, 4, 5, 6].map((n) => ({ n })),
+    );
   });
 
   it('handles commands appended before any instance ran', async () => {
