@@ -103,7 +103,7 @@ export class HeraldCommandServer extends Server<{ connection: ConnectionListener
   private reclaimRounds = 0;
   private closed = false;
   private reading: Promise<void> | undefined;
-  /** Entries handled and waiting for the acknowledgement in flight to come back (acknowledge()). */
+  /** Entries handled and waiting for their acknowledgement (acknowledge()). */
   private ackIds: string[] = [];
   private acking: Promise<void> | undefined;
   /** Ends the acknowledgement's wait at once (close()). */
