@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ JWT_SECRET: SECRET, ROUTE_CANARY_INTERVAL_MS: '10' }), /ROUTE_CANARY_INTERVAL_MS:/);
   });
 
+  it('applies the defaults of ingest, and refuses a read wait over 100 ms', () => {
+    assert.deepEqual(loadConfig({ JWT_SECRET: SECRET }).ingest, { claimIdleMs: 30_000, maxAttempts: 5, ordered: true, leaseMs: 3000, readWaitMs: 1 });
+    assert.equal(loadConfig({ JWT_SECRET: SECRET, INGEST_READ_WAIT_MS: '0' }).ingest.readWaitMs, 0);
+    assert.throws(() => loadConfig({ JWT_SECRET: SECRET, INGEST_READ_WAIT_MS: '500' }), /INGEST_READ_WAIT_MS:/);
+  });
+
   it('parses REDIS_URL into connection parts', () => {
     const { redis } = loadConfig({ JWT_SECRET: SECRET, REDIS_URL: 'rediss://user:p%40ss@cache.internal:6380/2' });
     assert.deepEqual(redis, {
