@@ -29,20 +29,18 @@ export class CommandController {
     private readonly statuses: NotificationStatusService,
   ) {}
 
-  // The notify handlers take the payload as Nest passes it, without @Payload(): a handler with no parameter decorators
-  // is called with (data, context) as they are, and skips the per-call parameter pipeline (two async steps per command).
   @EventPattern(Patterns.NotifyUser)
-  notifyUser(data: unknown): Promise<IngestOutcome> {
+  notifyUser(@Payload() data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyUser, data);
   }
 
   @EventPattern(Patterns.NotifyUsers)
-  notifyUsers(data: unknown): Promise<IngestOutcome> {
+  notifyUsers(@Payload() data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyUsers, data);
   }
 
   @EventPattern(Patterns.NotifyBroadcast)
-  notifyBroadcast(data: unknown): Promise<IngestOutcome> {
+  notifyBroadcast(@Payload() data: unknown): Promise<IngestOutcome> {
     return this.ingest.handle(Patterns.NotifyBroadcast, data);
   }
 
