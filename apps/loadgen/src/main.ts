@@ -338,6 +338,11 @@ async function main(): Promise<number> {
     throw error;
   }
   const log: Log = options.quiet ? () => undefined : (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  // The instances run on this Node too; on an older one the request-scoped logger's AsyncLocalStorage runs on promise
+  // hooks, work on every promise that Node 24 does not do (docs/performance.md, phase 11).
+  if (Number(process.versions.node.split('.')[0]) < 24) {
+    process.stderr.write(`warning: Node ${process.version}, not the project's Node 24: run it as \`npm run bench\`; figures from another Node are not comparable\n`);
+  }
   switch (options.mode) {
     case 'help':
       process.stdout.write(HELP);
